@@ -1,0 +1,4 @@
+from intune_step.cli import main
+
+if __name__ == "__main__":
+    main()

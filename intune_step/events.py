@@ -1,0 +1,61 @@
+"""How the library reports what it does, without printing.
+
+Everything below the CLI and CI adapters talks to a Reporter. The CI adapter renders the
+events as that host expects (GitHub workflow commands, a progress bar on a terminal...).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Reporter(Protocol):
+    def info(self, message: str) -> None:
+        """A line for the log."""
+
+    def warning(self, message: str) -> None:
+        """Something the user should look at; the run goes on."""
+
+    def mask(self, secret: str) -> None:
+        """Register a secret with the host before anything could print it."""
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        """Bytes done out of total for a long operation (called often; render sparingly)."""
+
+
+class NullReporter:
+    """A reporter that drops everything (library use, tests)."""
+
+    def info(self, message: str) -> None:
+        pass
+
+    def warning(self, message: str) -> None:
+        pass
+
+    def mask(self, secret: str) -> None:
+        pass
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        pass
+
+
+class RecordingReporter:
+    """Keeps every event; used by tests and by the dry-run plan."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.warnings: list[str] = []
+        self.masked: list[str] = []
+        self.progress_events: list[tuple[str, int, int]] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def mask(self, secret: str) -> None:
+        self.masked.append(secret)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        self.progress_events.append((label, done, total))
