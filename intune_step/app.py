@@ -1,0 +1,99 @@
+"""One run of the step, shared by the CLI and every CI entry point.
+
+Order matters: secrets are masked first, inputs validated and the artifact read before any
+network call, so bad input fails fast and writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from intune_step.artifacts import read_artifact
+from intune_step.auth import TokenProvider
+from intune_step.blob import BlockUploader
+from intune_step.ci.base import CIHost
+from intune_step.errors import EXIT_BUG, EXIT_OK, IntuneStepError
+from intune_step.graph import GraphClient
+from intune_step.http import make_client
+from intune_step.publish import Publisher, version_label
+from intune_step.settings import build_options, build_settings
+from intune_step.summary import failure_markdown, success_markdown
+
+SECRET_INPUTS = ("client-secret",)
+
+
+class Cancelled(IntuneStepError):
+    """The CI cancelled the job (SIGTERM); cleanup has run."""
+
+    exit_code = 130
+
+
+@contextmanager
+def _sigterm_as_exception() -> Iterator[None]:
+    """CI cancels with SIGTERM; turn it into an exception so cleanup code runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Cancelled("the job was cancelled (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run_publish(raw: Mapping[str, str | None], host: CIHost,
+                workspace: Path | None = None) -> int:
+    """Publish per ``raw`` inputs, reporting through ``host``; returns the exit code."""
+    for name in SECRET_INPUTS:
+        if raw.get(name):
+            host.mask(str(raw[name]))
+    setting_name = (raw.get("setting-name") or "").strip() or None
+    try:
+        with _sigterm_as_exception():
+            settings = build_settings(raw)
+            options = build_options(raw, workspace)
+            meta = read_artifact(options.file)
+            host.info(f"Setting '{settings.setting_name}': tenant {settings.tenant}, "
+                      f"Graph {settings.graph_url}/{settings.graph_version}")
+            host.info(f"{meta.file_name}: {meta.app_type} {meta.identity} {version_label(meta)}")
+            with make_client() as http:
+                tokens = TokenProvider(settings, http, host)
+                tokens.token()  # sign in before anything else touches Intune
+                host.info(f"Signed in as {settings.client_id}")
+                graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
+                                    host)
+                uploader = BlockUploader(http, host, in_flight=_int_env("INTUNE_PARALLEL", 6),
+                                         block_size=_int_env("INTUNE_BLOCK_SIZE", 0) or None)
+                result = Publisher(settings, graph, uploader, host).publish(meta, options)
+        host.set_outputs(result.outputs())
+        host.summary(success_markdown(result, meta, settings))
+        if result.app_url:
+            host.info(f"View at: {result.app_url}")
+        return EXIT_OK
+    except IntuneStepError as exc:
+        line = f"{type(exc).__name__}: {exc.one_line()}"
+        host.error(line)
+        host.summary(failure_markdown(line, setting_name))
+        return exc.exit_code
+    except Exception as exc:  # a bug: say so in one line; the traceback only on request
+        if os.environ.get("INTUNE_STEP_DEBUG"):
+            raise
+        line = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
+                "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report it)")
+        host.error(line)
+        host.summary(failure_markdown(line, setting_name))
+        return EXIT_BUG
+
+
+def _int_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() else default

@@ -1,0 +1,135 @@
+"""Sign in with MSAL (client credentials) over our own httpx client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import msal
+
+from intune_step.errors import AuthError, ServiceError
+from intune_step.events import Reporter
+from intune_step.settings import Settings
+
+
+class MsalHttpClient:
+    """The requests-like surface MSAL calls, carried by httpx.
+
+    MSAL passes a signed client assertion as bytes inside form data; httpx would post the
+    literal ``b'...'`` text (Entra then answers AADSTS50027), so form values become text.
+    """
+
+    def __init__(self, client: httpx.Client) -> None:
+        self._client = client
+
+    @staticmethod
+    def _text_form(data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return data
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
+             **kwargs: Any) -> httpx.Response:
+        return self._client.post(url, params=params, data=self._text_form(data), headers=headers,
+                                 timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT))
+
+    def get(self, url: str, params: Any = None, headers: Any = None,
+            **kwargs: Any) -> httpx.Response:
+        return self._client.get(url, params=params, headers=headers,
+                                timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT))
+
+    def close(self) -> None:  # the client belongs to the caller
+        pass
+
+
+# AADSTS code -> (what it means, what to do)
+ENTRA_ERRORS: dict[int, tuple[str, str]] = {
+    7000215: ("Entra refused the client secret",
+              "use the secret's Value (not its Secret ID) and check it has not been replaced"),
+    7000222: ("the client secret has expired",
+              "create a new secret in the app registration and update the CI secret"),
+    700016: ("Entra knows no application with this client-id in the tenant",
+             "check client-id and that auth-url names the tenant where the app is registered"),
+    90002: ("Entra knows no such tenant",
+            "check the tenant ID or domain in auth-url"),
+    900023: ("the tenant in auth-url is not a valid tenant ID or domain",
+             "check the tenant ID or domain in auth-url"),
+    65001: ("an administrator has not consented to the app's permissions",
+            "grant admin consent for DeviceManagementApps.ReadWrite.All in the app registration"),
+    70011: ("Entra refused the requested scope",
+            "check graph-url: the scope is <graph-url>/.default"),
+    500011: ("the Graph resource is not known in this tenant",
+             "check graph-url matches the cloud of auth-url"),
+    50027: ("Entra refused the client assertion (invalid JWT)",
+            "check the certificate or federated token given"),
+    700027: ("Entra could not verify the client assertion signature",
+             "upload the certificate to the app registration, or check the thumbprint"),
+    700024: ("the client assertion is outside its valid time range",
+             "check the runner clock; a federated token may have expired"),
+}
+
+
+def explain_entra_error(result: Mapping[str, Any]) -> AuthError:
+    codes = result.get("error_codes") or []
+    description = str(result.get("error_description") or result.get("error") or "unknown error")
+    first_line = description.splitlines()[0] if description else ""
+    for code in codes:
+        if code in ENTRA_ERRORS:
+            meaning, fix = ENTRA_ERRORS[code]
+            return AuthError(f"sign-in failed: {meaning} (AADSTS{code})", fix=fix,
+                             request_id=result.get("correlation_id"))
+    return AuthError(f"sign-in failed: {first_line}",
+                     fix="check client-id, client-secret and auth-url",
+                     request_id=result.get("correlation_id"))
+
+
+class TokenProvider:
+    """Hands out a valid Graph access token; MSAL caches it and renews it near expiry."""
+
+    def __init__(self, settings: Settings, http: httpx.Client, reporter: Reporter) -> None:
+        self._settings = settings
+        self._reporter = reporter
+        self._lock = threading.Lock()
+        try:
+            self._app = msal.ConfidentialClientApplication(
+                settings.client_id,
+                client_credential=settings.client_secret,
+                authority=settings.authority,
+                http_client=MsalHttpClient(http),
+                # Known Microsoft hosts need no discovery; other hosts must not be sent to
+                # login.microsoftonline.com for it.
+                instance_discovery=False,
+            )
+        except ValueError as exc:  # tenant discovery failed (MSAL raises ValueError)
+            raise AuthError(
+                f"sign-in failed: {settings.authority} did not answer as an Entra authority "
+                f"({str(exc).splitlines()[0][:200]})",
+                fix="check the tenant and host in auth-url",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"cannot reach the login host of auth-url: {type(exc).__name__}",
+                fix="check network access to the login host and auth-url",
+            ) from exc
+
+    def token(self, force_refresh: bool = False) -> str:
+        with self._lock:
+            if force_refresh:
+                self._app.remove_tokens_for_client()
+            try:
+                result = self._app.acquire_token_for_client(scopes=[self._settings.scope])
+            except httpx.HTTPError as exc:
+                raise ServiceError(
+                    f"cannot reach the login host: {type(exc).__name__}",
+                    fix="check network access to the login host",
+                ) from exc
+            except ValueError as exc:
+                raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
+                                fix="check the tenant and host in auth-url") from exc
+        if "access_token" not in result:
+            raise explain_entra_error(result)
+        token = str(result["access_token"])
+        self._reporter.mask(token)
+        return token

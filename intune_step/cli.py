@@ -1,0 +1,127 @@
+"""The `intune-step` command. Its publish options are generated from action.yml's inputs,
+so the CLI, the env vars and the Action can never disagree on a name."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from intune_step import __version__
+from intune_step.artifacts import read_artifact
+from intune_step.ci import detect_host
+from intune_step.ci.local import LocalHost
+from intune_step.errors import IntuneStepError
+from intune_step.resources import action_definition
+
+BOOLEAN_INPUTS = ("dry-run",)
+
+
+def env_name(input_name: str) -> str:
+    """`client-id` -> `INTUNE_CLIENT_ID`."""
+    return "INTUNE_" + input_name.replace("-", "_").upper()
+
+
+def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one option per action.yml input (except `file`, the argument)."""
+    for name, spec in reversed(list(action_definition()["inputs"].items())):
+        if name == "file":
+            continue
+        help_text = str(spec.get("description", "")) + f"  [env: {env_name(name)}]"
+        if name in BOOLEAN_INPUTS:
+            option = click.option(f"--{name}", is_flag=True, default=None,
+                                  envvar=env_name(name), help=help_text)
+        else:
+            option = click.option(f"--{name}", envvar=env_name(name), default=None,
+                                  show_envvar=False, help=help_text)
+        func = option(func)
+    return func
+
+
+def _fail(exc: IntuneStepError) -> None:
+    click.echo(f"Error: {type(exc).__name__}: {exc.one_line()}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="intune-step")
+def main() -> None:
+    """Publish a build artifact and its metadata to Microsoft Intune."""
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_input_options
+def publish(file: Path, **options: Any) -> None:
+    """Publish FILE (.ipa, .apk, ...) to Intune and print its outputs as key=value."""
+    raw: dict[str, str | None] = {"file": str(file)}
+    for key, value in options.items():
+        name = key.replace("_", "-")
+        if name in BOOLEAN_INPUTS:
+            raw[name] = "true" if value else None
+        else:
+            raw[name] = value
+    from intune_step.app import run_publish
+
+    sys.exit(run_publish(raw, LocalHost()))
+
+
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the metadata record as JSON.")
+def inspect(file: Path, as_json: bool) -> None:
+    """Print the metadata read from FILE, offline."""
+    try:
+        meta = read_artifact(file)
+    except IntuneStepError as exc:
+        _fail(exc)
+        return
+    record = meta.to_json()
+    if as_json:
+        click.echo(json.dumps(record, indent=2, ensure_ascii=False))
+        return
+    for key in ("appType", "fileName", "identity", "version", "build", "displayName",
+                "publisher"):
+        if record.get(key) is not None:
+            click.echo(f"{key}: {record[key]}")
+    if record["minimumOs"]:
+        click.echo(f"minimumOs: {record['minimumOs']['platform']} "
+                   f"{record['minimumOs']['version']}")
+    for key, value in record["properties"].items():
+        click.echo(f"properties.{key}: {json.dumps(value, ensure_ascii=False)}")
+    click.echo(f"content.size: {record['content']['size']}")
+    click.echo(f"content.sizeEncrypted: {record['content']['sizeEncrypted']}")
+    for key, value in record["details"].items():
+        click.echo(f"details.{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
+
+
+@main.command("github-action")
+def github_action() -> None:
+    """Run as the GitHub Action does (inputs from INPUT_* variables)."""
+    from intune_step.entry import run_ci
+
+    sys.exit(run_ci(detect_host(override="github")))
+
+
+@main.command()
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the emulator keeps its CA and blobs (default: a temp dir).")
+def sandbox(state_dir: Path | None) -> None:
+    """Run the local Intune emulator and print the settings to publish into it."""
+    from intune_step.emulator import EmulatorConfig
+    from intune_step.emulator.sandbox import run_sandbox
+
+    run_sandbox(EmulatorConfig(state_dir=state_dir))
+
+
+@main.command()
+@click.option("--keep-running", is_flag=True, help="Keep the emulator up afterwards.")
+def demo(keep_running: bool) -> None:
+    """Publish a generated sample app into a fresh local emulator, end to end."""
+    from intune_step.demo import run_demo
+
+    sys.exit(run_demo(keep_running=keep_running))

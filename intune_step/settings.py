@@ -1,0 +1,175 @@
+"""One frozen settings object, built from whatever source the run has.
+
+The CLI, env vars and every CI adapter produce the same raw mapping ``{input-name: text}``
+(names from action.yml); :func:`build_settings` validates it once. The seed's credential
+setting (Setting Name, Client ID, Client Secret, Auth URL) maps onto the first four fields.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from intune_step.clouds import cloud_for_login_host
+from intune_step.errors import SettingsError
+
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+GRAPH_VERSIONS = ("beta", "v1.0")
+TRUE_WORDS = ("true", "True", "TRUE")
+FALSE_WORDS = ("false", "False", "FALSE", "")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where and as whom to publish. The secret never appears in repr()."""
+
+    setting_name: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    auth_url: str
+    authority: str  # https://{login-host}/{tenant}, what MSAL wants
+    tenant: str
+    graph_url: str  # without version
+    portal_url: str | None  # Intune admin center of the cloud, None for other hosts
+    graph_version: str = "beta"
+
+    @property
+    def scope(self) -> str:
+        return f"{self.graph_url}/.default"
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """What to publish and the metadata the user sets over what the file says."""
+
+    file: Path
+    app_id: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    publisher: str | None = None
+    dry_run: bool = False
+
+
+def _clean(raw: Mapping[str, str | None], name: str) -> str | None:
+    value = raw.get(name)
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def parse_bool(name: str, value: str | None) -> bool:
+    """Strict YAML-1.2-core booleans, as GitHub's toolkit reads them."""
+    if value is None or value in FALSE_WORDS:
+        return False
+    if value in TRUE_WORDS:
+        return True
+    raise SettingsError(f"{name} must be true or false, not {value!r}", fix=f"set {name}: true")
+
+
+def parse_auth_url(auth_url: str) -> tuple[str, str, str]:
+    """Return (authority, tenant, login host) for a token URL or a bare authority."""
+    parts = urlsplit(auth_url)
+    fix = "use https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token"
+    if parts.scheme != "https":
+        raise SettingsError(f"auth-url must use https, got {parts.scheme or 'no'} scheme", fix=fix)
+    if not parts.hostname:
+        raise SettingsError("auth-url has no host", fix=fix)
+    if parts.query or parts.fragment:
+        raise SettingsError("auth-url must not carry a query or fragment", fix=fix)
+    segments = [s for s in parts.path.split("/") if s]
+    is_token_url = len(segments) == 4 and segments[1:] == ["oauth2", "v2.0", "token"]
+    if len(segments) != 1 and not is_token_url:
+        raise SettingsError(
+            f"auth-url path {parts.path!r} is not /<tenant>/oauth2/v2.0/token", fix=fix
+        )
+    tenant = segments[0]
+    if not TENANT.match(tenant) or tenant.lower() in ("oauth2", "common", "organizations"):
+        raise SettingsError(f"auth-url names no usable tenant ({tenant!r})", fix=fix)
+    host = parts.netloc
+    return f"https://{host}/{tenant}", tenant, parts.hostname
+
+
+def _graph_url(raw_graph: str | None, login_host: str) -> tuple[str, str | None]:
+    cloud = cloud_for_login_host(login_host)
+    if raw_graph:
+        parts = urlsplit(raw_graph)
+        if parts.scheme != "https" or not parts.hostname:
+            raise SettingsError(
+                f"graph-url must be an https URL, got {raw_graph!r}",
+                fix="use e.g. https://graph.microsoft.com (no version segment)",
+            )
+        path = parts.path.rstrip("/")
+        if path.endswith(GRAPH_VERSIONS):
+            raise SettingsError(
+                "graph-url must not include the API version",
+                fix=f"drop {path.rsplit('/', 1)[-1]!r} from graph-url",
+            )
+        # The login host decides the cloud and so the admin-center link.
+        return f"https://{parts.netloc}{path}", cloud.portal_url if cloud else None
+    if cloud is None:
+        raise SettingsError(
+            f"graph-url is needed: {login_host} is not a known Microsoft login host",
+            fix="set graph-url to the Graph base URL of that environment",
+        )
+    return cloud.graph_url, cloud.portal_url
+
+
+def build_settings(raw: Mapping[str, str | None]) -> Settings:
+    """Validate the credential and target fields; every problem names its fix."""
+    missing = [name for name in ("client-id", "client-secret", "auth-url") if not _clean(raw, name)]
+    if missing:
+        raise SettingsError(
+            "missing " + ", ".join(missing),
+            fix="pass them as action inputs (from secrets), CLI options or INTUNE_* variables",
+        )
+    client_id = _clean(raw, "client-id") or ""
+    if not GUID.match(client_id):
+        raise SettingsError(
+            "client-id is not a GUID",
+            fix="use the Application (client) ID from the app registration's Overview page",
+        )
+    auth_url = _clean(raw, "auth-url") or ""
+    authority, tenant, login_host = parse_auth_url(auth_url)
+    graph_url, portal = _graph_url(_clean(raw, "graph-url"), login_host)
+    graph_version = _clean(raw, "graph-version") or "beta"
+    if graph_version not in GRAPH_VERSIONS:
+        raise SettingsError(f"graph-version must be beta or v1.0, not {graph_version!r}")
+    return Settings(
+        setting_name=_clean(raw, "setting-name") or "default",
+        client_id=client_id,
+        client_secret=_clean(raw, "client-secret") or "",
+        auth_url=auth_url,
+        authority=authority,
+        tenant=tenant,
+        graph_url=graph_url,
+        portal_url=portal,
+        graph_version=graph_version,
+    )
+
+
+def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) -> PublishOptions:
+    file_value = _clean(raw, "file")
+    if not file_value:
+        raise SettingsError("missing file", fix="set `file` to the path of the built artifact")
+    path = Path(file_value)
+    if workspace is not None and not path.is_absolute():
+        path = workspace / path
+    app_id = _clean(raw, "app-id")
+    if app_id and not GUID.match(app_id):
+        raise SettingsError(
+            f"app-id {app_id!r} is not a GUID",
+            fix="copy the app's ID from the Intune admin center URL or a previous run's app-id",
+        )
+    return PublishOptions(
+        file=path,
+        app_id=app_id,
+        display_name=_clean(raw, "display-name"),
+        description=_clean(raw, "description"),
+        publisher=_clean(raw, "publisher"),
+        dry_run=parse_bool("dry-run", _clean(raw, "dry-run")),
+    )
