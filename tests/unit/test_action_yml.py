@@ -1,0 +1,63 @@
+"""action.yml is the single source of input and output names."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import yaml
+from click.testing import CliRunner
+
+from intune_step.cli import env_name, main
+from intune_step.publish import PublishResult
+from intune_step.resources import action_definition, action_yml_path, input_names
+from intune_step.settings import build_options, build_settings
+
+INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
+          "app-id", "display-name", "description", "publisher", "dry-run"]
+OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
+           "file-sha256"]
+
+
+def test_the_interface_of_the_issue_is_declared() -> None:
+    definition = yaml.safe_load(action_yml_path().read_text())
+    assert set(INPUTS) <= set(definition["inputs"])
+    assert list(definition["outputs"]) == OUTPUTS
+    assert definition["runs"]["using"] == "docker"
+    assert definition["inputs"]["file"]["required"] is True
+    for spec in definition["inputs"].values():
+        assert spec["description"]
+
+
+def test_every_input_is_read_by_the_settings_code() -> None:
+    """Each input changes the settings or options when set: none is silently ignored."""
+    base = {"file": "a.ipa", "client-id": "11111111-2222-3333-4444-555555555555",
+            "client-secret": "x" * 8,
+            "auth-url": "https://login.microsoftonline.com/t1/oauth2/v2.0/token"}
+    samples = {"setting-name": "S", "graph-url": "https://graph.microsoft.us",
+               "graph-version": "v1.0", "app-id": "aaaaaaaa-2222-3333-4444-555555555555",
+               "display-name": "D", "description": "E", "publisher": "P", "dry-run": "true",
+               "file": "b.ipa", "client-id": "99999999-2222-3333-4444-555555555555",
+               "client-secret": "y" * 8,
+               "auth-url": "https://login.microsoftonline.com/t2/oauth2/v2.0/token"}
+    assert set(samples) == set(input_names())
+
+    def snapshot(values: dict[str, str]) -> dict[str, object]:
+        settings = dataclasses.asdict(build_settings(values))
+        return {**settings, **dataclasses.asdict(build_options(values))}
+
+    before = snapshot(base)
+    for name in input_names():
+        assert snapshot({**base, name: samples[name]}) != before, name
+
+
+def test_cli_options_come_from_action_yml() -> None:
+    help_text = CliRunner().invoke(main, ["publish", "--help"]).output
+    for name in input_names():
+        if name != "file":
+            assert f"--{name}" in help_text
+            assert env_name(name) in help_text
+
+
+def test_outputs_written_are_the_declared_outputs() -> None:
+    fields = {f.name: "x" for f in dataclasses.fields(PublishResult)}
+    assert list(PublishResult(**fields).outputs()) == list(action_definition()["outputs"])

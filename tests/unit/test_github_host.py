@@ -1,0 +1,62 @@
+"""The GitHub adapter against the runner's own rules (actions/runner ActionCommand.cs,
+FileCommandManager.cs, Handler.cs) as quoted in the spec."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from intune_step.ci.github import GitHubHost, escape_data, escape_property, input_env_name
+
+from ..runner_files import parse_github_output
+
+
+def runner_unescape_data(value: str) -> str:
+    """The runner's inverse mapping for command data (ActionCommand.cs)."""
+    return value.replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+
+
+def test_escaping_matches_the_runner_table() -> None:
+    assert escape_data("100% done\r\nnext") == "100%25 done%0D%0Anext"
+    assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
+    for text in ("50%", "a\nb", "x%0Ay", "::error::", "ü%\r\n%25"):
+        assert runner_unescape_data(escape_data(text)) == text
+
+
+def test_input_names_keep_hyphens() -> None:
+    assert input_env_name("client-id") == "INPUT_CLIENT-ID"
+    assert input_env_name("my input") == "INPUT_MY_INPUT"
+
+
+def test_inputs_treat_empty_as_missing_and_accept_underscored_fallback() -> None:
+    host = GitHubHost({"INPUT_CLIENT-ID": " abc ", "INPUT_FILE": "", "INPUT_APP_ID": "z"})
+    assert host.read_inputs(["client-id", "file", "app-id", "publisher"]) == {
+        "client-id": "abc", "file": None, "app-id": "z", "publisher": None}
+
+
+def test_outputs_use_heredoc_with_random_delimiter(tmp_path) -> None:
+    out = tmp_path / "output"
+    host = GitHubHost({"GITHUB_OUTPUT": str(out)})
+    host.set_outputs({"app-id": "a1", "note": "line1\nline2"})
+    host.set_outputs({"app-id": "a2"})
+    assert parse_github_output(out) == {"app-id": "a2", "note": "line1\nline2"}
+    delimiters = re.findall(r"<<(\S+)", out.read_text())
+    assert len(set(delimiters)) == 3
+
+
+def test_mask_comes_first_and_lines_are_scrubbed() -> None:
+    stream = io.StringIO()
+    host = GitHubHost({}, stream=stream)
+    host.mask("topsecret")
+    host.info("token topsecret leaked?")
+    host.error("failed with topsecret\nsecond line")
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "::add-mask::topsecret"
+    assert "topsecret" not in "\n".join(lines[1:])
+    assert lines[2] == "::error title=intune-step::failed with ***%0Asecond line"
+
+
+def test_data_that_looks_like_a_command_is_defused() -> None:
+    stream = io.StringIO()
+    GitHubHost({}, stream=stream).info("::set-env name=X::y")
+    assert stream.getvalue() == " ::set-env name=X::y\n"
