@@ -215,7 +215,7 @@ class Publisher:
     def _plan(self, meta: AppMetadata, options: PublishOptions,
               existing: dict[str, Any] | None) -> PublishResult:
         if existing is None:
-            self.reporter.info(f"Dry run: would create a {meta.app_type} "
+            self.reporter.info(f"Dry run: would create {meta.app_type} "
                                f"'{display_name(meta, options)}' {version_label(meta)}")
             app_id = ""
         else:
