@@ -1,0 +1,376 @@
+"""xar archives (the container of macOS flat .pkg files), read with caps, plus a small writer.
+
+Layout (kaitai ``archive/xar.ksy``): a big-endian header ``>4sHHQQI`` (magic ``xar!``, header
+size, version, compressed TOC length, uncompressed TOC length, checksum algorithm), the
+zlib-compressed XML table of contents, then the heap. Entry offsets are relative to the heap.
+
+This module also holds :func:`parse_untrusted_xml`, the guarded XML parser every reader of
+this package uses: xar TOCs were the first untrusted XML it met, and keeping one guard in one
+place beats four copies. (It could move to a neutral ``artifacts/xmlguard.py``.)
+"""
+
+from __future__ import annotations
+
+import bz2
+import hashlib
+import lzma
+import struct
+import xml.etree.ElementTree as ET
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import BinaryIO
+from xml.sax.saxutils import escape
+
+from intune_step.errors import ArtifactError
+
+MAGIC = b"xar!"
+HEADER = struct.Struct(">4sHHQQI")  # 28 bytes
+MAX_TOC_COMPRESSED = 8 * 1024 * 1024
+MAX_TOC_BYTES = 16 * 1024 * 1024
+MAX_ENTRY_BYTES = 16 * 1024 * 1024  # Distribution/PackageInfo are a few KB
+MAX_ENTRIES = 100_000
+
+MAX_XML_BYTES = 4 * 1024 * 1024
+MAX_XML_DEPTH = 64
+MAX_XML_ELEMENTS = 200_000
+
+_Fail = Callable[[str], ArtifactError]  # builds the error for one archive
+_Tree = dict[str, "bytes | _Tree"]
+
+_HASHES = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "sha512": "sha512"}
+_CHUNK = 1024 * 1024
+
+
+# --- untrusted XML -------------------------------------------------------------------------
+
+
+def parse_untrusted_xml(data: bytes, what: str, *, limit: int = MAX_XML_BYTES) -> ET.Element:
+    """Parse ``data`` as XML, refusing oversized input, DTDs and deep or huge trees.
+
+    ``what`` names the document for messages ("app.pkg: Distribution"). DOCTYPE and ENTITY
+    declarations are refused outright: none of the formats read here needs them, and they
+    are how entity-expansion bombs work. NULs are dropped before that check so a UTF-16
+    document cannot hide a declaration.
+    """
+    if len(data) > limit:
+        raise ArtifactError(
+            f"{what} is {len(data)} bytes of XML, more than the {limit} allowed",
+            fix="check that the artifact was produced by its usual tool",
+        )
+    visible = data.replace(b"\x00", b"")
+    if b"<!DOCTYPE" in visible or b"<!ENTITY" in visible:
+        raise ArtifactError(
+            f"{what} declares a DOCTYPE or ENTITY, which is refused (entity expansion risk)",
+            fix="rebuild the artifact with its usual tool; these documents never need a DTD",
+        )
+    return _pull_parse(data, what)
+
+
+def _pull_parse(data: bytes, what: str) -> ET.Element:
+    parser = ET.XMLPullParser(events=("start", "end"))
+    root: ET.Element | None = None
+    depth = count = 0
+    try:
+        for start in range(0, len(data), 65536):
+            parser.feed(data[start : start + 65536])
+            for event, elem in parser.read_events():
+                if event == "start":
+                    root = elem if root is None else root
+                    depth += 1
+                    count += 1
+                    if depth > MAX_XML_DEPTH or count > MAX_XML_ELEMENTS:
+                        raise ArtifactError(
+                            f"{what} is nested deeper than {MAX_XML_DEPTH} levels or has more "
+                            f"than {MAX_XML_ELEMENTS} elements",
+                            fix="check that the artifact was produced by its usual tool",
+                        )
+                else:
+                    depth -= 1
+        parser.close()
+    except ET.ParseError as exc:
+        raise ArtifactError(
+            f"{what} is not well-formed XML ({exc})",
+            fix="check that the artifact was produced by its usual tool",
+        ) from exc
+    if root is None:
+        raise ArtifactError(f"{what} is empty", fix="check that the artifact is complete")
+    return root
+
+
+def local_name(tag: str) -> str:
+    """``{namespace}Name`` -> ``Name``: the formats here vary their namespaces."""
+    return tag.rsplit("}", 1)[-1]
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class XarEntry:
+    """One file of the TOC; ``offset`` is relative to the heap."""
+
+    path: str
+    kind: str
+    offset: int
+    length: int
+    size: int
+    encoding: str
+    archived_checksum: tuple[str, str] | None = None
+    extracted_checksum: tuple[str, str] | None = None
+
+
+class XarArchive:
+    """A xar file opened for bounded reads. Use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._label = path.name
+        try:
+            self._fp: BinaryIO = path.open("rb")
+        except OSError as exc:
+            raise ArtifactError(f"{self._label}: cannot open ({exc})") from exc
+        try:
+            self._file_size = path.stat().st_size
+            self.heap_start, toc = self._read_toc()
+            self.entries = _collect_entries(toc, self._label)
+            self._verify_toc_checksum(toc)
+        except BaseException:
+            self._fp.close()
+            raise
+
+    def __enter__(self) -> XarArchive:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._fp.close()
+
+    def _fail(self, message: str) -> ArtifactError:
+        return ArtifactError(
+            f"{self._label}: {message}",
+            fix="check that the build produced a complete flat package (productbuild/pkgbuild)",
+        )
+
+    def _read_toc(self) -> tuple[int, ET.Element]:
+        head = self._fp.read(HEADER.size)
+        if len(head) < HEADER.size or head[:4] != MAGIC:
+            raise self._fail("not a flat package (no xar header)")
+        _, header_size, version, toc_len, toc_size, _alg = HEADER.unpack(head)
+        if header_size < HEADER.size or version != 1:
+            raise self._fail(f"unsupported xar header (size {header_size}, version {version})")
+        if toc_len > MAX_TOC_COMPRESSED or toc_size > MAX_TOC_BYTES:
+            raise self._fail(f"xar table of contents is too large ({toc_size} bytes)")
+        heap_start = header_size + toc_len
+        if heap_start > self._file_size:
+            raise self._fail("truncated (the table of contents runs past the end of the file)")
+        self._fp.seek(header_size)
+        self._toc_compressed = self._fp.read(toc_len)
+        raw = _inflate(self._toc_compressed, "application/x-gzip", toc_size, self._fail)
+        if len(raw) != toc_size:
+            raise self._fail("xar table of contents does not have its declared size")
+        root = parse_untrusted_xml(raw, f"{self._label}: xar table of contents", limit=toc_size)
+        toc = root.find("toc")
+        if local_name(root.tag) != "xar" or toc is None:
+            raise self._fail("xar table of contents has no <xar><toc>")
+        return heap_start, toc
+
+    def _verify_toc_checksum(self, toc: ET.Element) -> None:
+        checksum = toc.find("checksum")
+        if checksum is None:
+            return
+        algorithm = _HASHES.get((checksum.get("style") or "").lower())
+        if algorithm is None:
+            return  # "none" or an algorithm we do not know: nothing to verify
+        offset = _int_text(checksum, "offset", self._fail)
+        size = _int_text(checksum, "size", self._fail)
+        stored = self._read_heap(offset, size)
+        if hashlib.new(algorithm, self._toc_compressed).digest() != stored:
+            raise self._fail("xar table of contents checksum does not match (corrupt file)")
+
+    def _read_heap(self, offset: int, length: int) -> bytes:
+        start = self.heap_start + offset
+        if offset < 0 or length < 0 or start + length > self._file_size:
+            raise self._fail("truncated (an entry points past the end of the file)")
+        self._fp.seek(start)
+        return self._fp.read(length)
+
+    def names(self) -> list[str]:
+        return list(self.entries)
+
+    def read(self, name: str, limit: int = MAX_ENTRY_BYTES) -> bytes:
+        """The extracted bytes of entry ``name``, refusing more than ``limit`` bytes."""
+        entry = self.entries.get(name)
+        if entry is None or entry.kind != "file":
+            raise self._fail(f"{name} is missing from the package")
+        if entry.size > limit or entry.length > limit:
+            raise self._fail(f"{name} claims {entry.size} bytes, more than the {limit} allowed")
+        archived = self._read_heap(entry.offset, entry.length)
+        _check_digest(archived, entry.archived_checksum, name, self._fail)
+        data = _inflate(archived, entry.encoding, limit, self._fail)
+        if len(data) != entry.size:
+            raise self._fail(f"{name} does not have its declared size ({entry.size} bytes)")
+        _check_digest(data, entry.extracted_checksum, name, self._fail)
+        return data
+
+
+def _collect_entries(toc: ET.Element, label: str) -> dict[str, XarEntry]:
+    entries: dict[str, XarEntry] = {}
+    # depth-first in document order (the stack holds siblings reversed)
+    stack: list[tuple[ET.Element, str]] = [(f, "") for f in reversed(toc.findall("file"))]
+    while stack:
+        elem, parent = stack.pop()
+        name = (elem.findtext("name") or "").strip()
+        _check_name(name, label)
+        path = f"{parent}{name}"
+        entries[path] = _entry(elem, path, label)
+        if len(entries) > MAX_ENTRIES:
+            raise ArtifactError(f"{label}: more than {MAX_ENTRIES} entries in the package")
+        stack.extend((child, f"{path}/") for child in reversed(elem.findall("file")))
+    return entries
+
+
+def _check_name(name: str, label: str) -> None:
+    if name in ("", ".", "..") or "/" in name or "\\" in name or "\x00" in name:
+        raise ArtifactError(
+            f"{label}: package entry {name!r} escapes the archive (path traversal)",
+            fix="rebuild the package with productbuild or pkgbuild",
+        )
+
+
+def _entry(elem: ET.Element, path: str, label: str) -> XarEntry:
+    kind = (elem.findtext("type") or "file").strip()
+    data = elem.find("data")
+    if data is None:
+        return XarEntry(path, kind if kind != "file" else "empty", 0, 0, 0, "")
+
+    def fail(message: str) -> ArtifactError:
+        return ArtifactError(f"{label}: {message}", fix="rebuild the package")
+
+    encoding = data.find("encoding")
+    return XarEntry(
+        path=path,
+        kind=kind,
+        offset=_int_text(data, "offset", fail),
+        length=_int_text(data, "length", fail),
+        size=_int_text(data, "size", fail),
+        encoding=(encoding.get("style") if encoding is not None else None)
+        or "application/octet-stream",
+        archived_checksum=_digest_of(data.find("archived-checksum")),
+        extracted_checksum=_digest_of(data.find("extracted-checksum")),
+    )
+
+
+def _int_text(elem: ET.Element, tag: str, fail: _Fail) -> int:
+    text = (elem.findtext(tag) or "").strip()
+    if not text.isdigit() or len(text) > 19:
+        raise fail(f"xar entry has an invalid <{tag}> ({text[:20]!r})")
+    return int(text)
+
+
+def _digest_of(elem: ET.Element | None) -> tuple[str, str] | None:
+    if elem is None or not elem.text:
+        return None
+    algorithm = _HASHES.get((elem.get("style") or "").lower())
+    return (algorithm, elem.text.strip().lower()) if algorithm else None
+
+
+def _check_digest(data: bytes, digest: tuple[str, str] | None, name: str, fail: _Fail) -> None:
+    if digest is not None and hashlib.new(digest[0], data).hexdigest() != digest[1]:
+        raise fail(f"{name} checksum does not match (corrupt package)")
+
+
+def _inflate(data: bytes, encoding: str, limit: int, fail: _Fail) -> bytes:
+    """Decode one xar entry, never producing more than ``limit`` bytes (+1 to detect it)."""
+    style = encoding.lower()
+    try:
+        if style == "application/octet-stream":
+            out = data
+        elif style == "application/x-gzip":  # a zlib stream despite the name
+            out = zlib.decompressobj().decompress(data, limit + 1)
+        elif style == "application/x-bzip2":
+            out = bz2.BZ2Decompressor().decompress(data, limit + 1)
+        elif style in ("application/x-lzma", "application/x-xz"):
+            out = lzma.LZMADecompressor().decompress(data, limit + 1)
+        else:
+            raise fail(f"unknown xar encoding {encoding!r}")
+    except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
+        raise fail(f"a package entry cannot be decompressed ({exc})") from exc
+    if len(out) > limit:
+        raise fail(f"a package entry inflates past the {limit} bytes allowed")
+    return out
+
+
+# --- writing (fixtures and samples) --------------------------------------------------------
+
+
+def write_xar(files: Mapping[str, bytes], encoding: str = "application/x-gzip") -> bytes:
+    """A xar archive holding ``files`` (paths with "/" make directories), sha1 checksums.
+
+    ``encoding`` is "application/x-gzip" (zlib, what pkgbuild writes),
+    "application/x-bzip2" or "application/octet-stream".
+    """
+    heap = bytearray(20)  # the TOC's sha1 goes first; it is known last
+    tree: _Tree = {}
+    for name, data in files.items():
+        node = tree
+        *dirs, leaf = name.split("/")
+        for part in dirs:
+            child = node.setdefault(part, {})
+            assert isinstance(child, dict), f"{part} is both a file and a folder"
+            node = child
+        node[leaf] = data
+    ids = iter(range(1, MAX_ENTRIES))
+    body = _toc_files(tree, heap, encoding, ids)
+    toc = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<xar>\n <toc>\n'
+        '  <checksum style="sha1"><offset>0</offset><size>20</size></checksum>\n'
+        f"{body} </toc>\n</xar>\n"
+    ).encode()
+    compressed = zlib.compress(toc)
+    heap[0:20] = hashlib.sha1(compressed).digest()
+    header = HEADER.pack(MAGIC, HEADER.size, 1, len(compressed), len(toc), 1)
+    return header + compressed + bytes(heap)
+
+
+def _encode(data: bytes, encoding: str) -> bytes:
+    if encoding == "application/x-gzip":
+        return zlib.compress(data)
+    if encoding == "application/x-bzip2":
+        return bz2.compress(data)
+    return data
+
+
+def _toc_files(tree: _Tree, heap: bytearray, encoding: str, ids: Iterator[int]) -> str:
+    out: list[str] = []
+    for name, value in tree.items():
+        file_id = next(ids)
+        if isinstance(value, bytes):
+            archived = _encode(value, encoding)
+            offset = len(heap)
+            heap.extend(archived)
+            out.append(
+                f'<file id="{file_id}"><name>{escape(name)}</name><type>file</type>'
+                f"<data><length>{len(archived)}</length><offset>{offset}</offset>"
+                f'<size>{len(value)}</size><encoding style="{encoding}"/>'
+                f'<archived-checksum style="sha1">{hashlib.sha1(archived).hexdigest()}'
+                "</archived-checksum>"
+                f'<extracted-checksum style="sha1">{hashlib.sha1(value).hexdigest()}'
+                "</extracted-checksum></data></file>\n"
+            )
+        else:
+            inner = _toc_files(value, heap, encoding, ids)
+            out.append(
+                f'<file id="{file_id}"><name>{escape(name)}</name><type>directory</type>\n'
+                f"{inner}</file>\n"
+            )
+    return "".join(out)
