@@ -124,15 +124,27 @@ def _version_name(
     if attr is None:
         why = "is absent"
     elif attr.is_reference:
-        why = f"is a resource reference ({raw})"
+        why = f"is a resource reference ({raw}) that only resources.arsc resolves"
     else:
         why = f"is {raw!r}, not a usable string"
     warnings.append(
-        f"versionName {why}; the versionCode {version_code} is used as the version. "
-        "Resolving it needs resources.arsc: set a literal versionName in the build or "
-        "override the version in the settings"
+        f"versionName {why}; the versionCode {version_code} is used as the version instead. "
+        "To publish the real versionName, set it as a literal string in the build"
     )
     return str(version_code), raw
+
+
+def _version_code(path: Path, manifest: Element, warnings: list[str]) -> int:
+    version_code = _int_attr(path, manifest, ATTR_VERSION_CODE, "versionCode")
+    if version_code is None:
+        warnings.append("versionCode is absent; Android treats it as 0")
+        return 0
+    if version_code < 0:
+        raise ArtifactError(f"{path.name}: android:versionCode is negative ({version_code})")
+    major = _int_attr(path, manifest, ATTR_VERSION_CODE_MAJOR, "versionCodeMajor")
+    if major:  # Android compares (major << 32) | versionCode; Intune sees versionCode only
+        warnings.append(f"versionCodeMajor {major} is set; Intune compares versionCode only")
+    return version_code
 
 
 def _metadata(path: Path, elements: list[Element]) -> AppMetadata:
@@ -145,15 +157,7 @@ def _metadata(path: Path, elements: list[Element]) -> AppMetadata:
             f"{path.name}: <manifest> has no package name", fix="rebuild the APK with aapt2"
         )
     warnings: list[str] = []
-    version_code = _int_attr(path, manifest, ATTR_VERSION_CODE, "versionCode")
-    if version_code is None:
-        version_code = 0
-        warnings.append("versionCode is absent; Android treats it as 0")
-    if version_code < 0:
-        raise ArtifactError(f"{path.name}: android:versionCode is negative ({version_code})")
-    major = _int_attr(path, manifest, ATTR_VERSION_CODE_MAJOR, "versionCodeMajor")
-    if major:
-        warnings.append(f"versionCodeMajor {major} is set; Intune compares versionCode only")
+    version_code = _version_code(path, manifest, warnings)
     version, raw_version_name = _version_name(path, manifest, version_code, warnings)
     uses_sdk = _child(elements, "uses-sdk")
     min_sdk = _int_attr(path, uses_sdk, ATTR_MIN_SDK, "minSdkVersion")

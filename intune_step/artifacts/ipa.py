@@ -173,6 +173,18 @@ def _check_expiry(path: Path, profile: ProvisioningProfile, now: datetime) -> No
         )
 
 
+def _versions(path: Path, info: dict[str, Any], warnings: list[str]) -> tuple[str, str | None]:
+    """(versionNumber, buildNumber); either stands in for the other when one is missing."""
+    build = _text(info, "CFBundleVersion")
+    version = _text(info, "CFBundleShortVersionString")
+    if version is None:
+        version = _required(path, info, "CFBundleVersion")
+        warnings.append("CFBundleShortVersionString is absent; CFBundleVersion used as version")
+    if build is None:
+        warnings.append("CFBundleVersion is absent; the version is used as buildNumber")
+    return version, build
+
+
 def _metadata(
     path: Path,
     plist_name: str,
@@ -181,21 +193,17 @@ def _metadata(
     now: datetime,
 ) -> AppMetadata:
     bundle_id = _required(path, info, "CFBundleIdentifier")
-    build = _text(info, "CFBundleVersion")
     warnings: list[str] = []
-    version = _text(info, "CFBundleShortVersionString")
-    if version is None:
-        version = _required(path, info, "CFBundleVersion")
-        warnings.append("CFBundleShortVersionString is absent; CFBundleVersion used as version")
-    if build is None:
-        warnings.append("CFBundleVersion is absent; the version is used as buildNumber")
+    version, build = _versions(path, info, warnings)
     _check_expiry(path, profile, now)
     families = _device_families(path, info.get("UIDeviceFamily"))
     if FAMILY_IPHONE not in families and FAMILY_IPAD not in families:
         warnings.append(f"UIDeviceFamily {families} names neither iPhone nor iPad")
     min_os = _text(info, "MinimumOSVersion")
     if min_os is None:
-        warnings.append("MinimumOSVersion is absent; set the minimum OS in the settings")
+        warnings.append(
+            "MinimumOSVersion is absent; Graph needs a minimum OS, so set it in the app target"
+        )
     if profile.expiration - now < EXPIRY_WARNING:
         warnings.append("the provisioning profile expires within 30 days")
     display_name = _text(info, "CFBundleDisplayName") or _text(info, "CFBundleName")

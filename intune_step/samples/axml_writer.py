@@ -36,6 +36,7 @@ ATTR_IDS = {
     "versionCode": 0x0101021B,
     "versionName": 0x0101021C,
     "targetSdkVersion": 0x01010270,
+    "versionCodeMajor": 0x01010576,
 }
 
 NameStyle = Literal["plain", "prefixed", "stripped"]

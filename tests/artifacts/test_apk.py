@@ -238,7 +238,7 @@ def test_version_name_reference_uses_version_code(tmp_path: Path) -> None:
     assert meta.details["versionNameRaw"] == "@0x7f0b0001"
     (warning,) = meta.details["warnings"]
     assert "resource reference (@0x7f0b0001)" in warning
-    assert "versionCode 42 is used as the version" in warning
+    assert "versionCode 42 is used as the version instead" in warning
     assert meta.manifest is not None and b"<PackageVersionName>42<" in meta.manifest
 
 
@@ -309,6 +309,19 @@ def test_version_code_reference_refused(tmp_path: Path) -> None:
     manifest = Node("manifest", {"package": "p.q", "versionCode": Ref(0x7F0C0000)})
     with pytest.raises(ArtifactError, match="versionCode is @0x7f0c0000, not a number"):
         read_apk(write_manifest(tmp_path, manifest))
+
+
+def test_version_code_absent_is_zero(tmp_path: Path) -> None:
+    meta = read_apk(write_manifest(tmp_path, Node("manifest", {"package": "p.q"})))
+    assert (meta.build, meta.properties["versionCode"]) == ("0", "0")
+    assert "versionCode is absent" in meta.details["warnings"][0]
+
+
+def test_version_code_major_is_reported(tmp_path: Path) -> None:
+    attrs: dict[str, Any] = {"package": "p.q", "versionCode": 9, "versionCodeMajor": 1}
+    meta = read_apk(write_manifest(tmp_path, Node("manifest", {**attrs, "versionName": "9"})))
+    assert meta.build == "9"
+    assert "versionCodeMajor 1" in meta.details["warnings"][0]
 
 
 def test_negative_version_code_refused(tmp_path: Path) -> None:
