@@ -1,0 +1,76 @@
+"""Every knob of the emulator, in one frozen object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+READ_WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
+READ_ROLE = "DeviceManagementApps.Read.All"
+
+# Azurite's documented development account; its key is public by design.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Settings for one emulator run. Every field has a default that mirrors the live service."""
+
+    # Identity. None means "generate one" (GUIDs; a random secret).
+    tenant_id: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    # Token: lifetime, the app roles it carries, and its tid claim (None: the tenant).
+    token_lifetime_s: int = 3599
+    roles: tuple[str, ...] = (READ_WRITE_ROLE, READ_ROLE)
+    token_tid: str | None = None
+    require_roles: bool = True
+    # Subjects accepted in federated (non-self-signed) client assertions, e.g.
+    # "repo:owner/name:ref:refs/heads/main". Self-signed assertions need sub == client_id.
+    federated_subjects: tuple[str, ...] = ()
+
+    # State machines: how many GETs still see the pending state.
+    upload_uri_pending_polls: int = 1
+    commit_pending_polls: int = 1
+    publish_pending_polls: int = 1
+    renew_pending_polls: int = 1
+    sas_lifetime_s: int = 900
+    # A renewal issues a new sig; the old one then fails. False: keep the sig, extend expiry.
+    renew_rotates_sig: bool = True
+
+    # Status codes that differ between the docs and the observed service (spec §2.1).
+    commit_status: int = 200  # 204 documented
+    assign_status: int = 200  # 204 documented
+    renew_status: int = 204
+    patch_status: int = 204  # 200 returns the entity
+    # PATCH committedContentVersion gets 400 "An error has occurred" this long after a commit.
+    patch_cooldown_s: float = 0.0
+    # False: any LOB cast is accepted on content sub-resources, as the live service tolerates.
+    strict_casts: bool = False
+    # The docs say an app cannot be assigned before it is published.
+    require_published_for_assign: bool = True
+    max_file_size: int | None = None
+    page_size: int = 100
+
+    # Where ca.pem, certificates and blob blocks live. None: a temporary directory.
+    state_dir: Path | None = None
+    login_port: int = 0
+    graph_port: int = 0
+    blob_port: int = 0
+    host: str = "127.0.0.1"
+
+    # Simulated network on the blob listener (benchmarks).
+    blob_latency_s: float = 0.0
+    blob_bandwidth_bps: int | None = None
+
+    # "azurite": SAS URLs point at Azurite. With azurite_url None the emulator starts Azurite
+    # itself (azurite_bin or ./node_modules/.bin/azurite-blob or PATH).
+    blob_backend: Literal["builtin", "azurite"] = "builtin"
+    azurite_url: str | None = None
+    azurite_account: str = AZURITE_ACCOUNT
+    azurite_key: str = AZURITE_KEY
+    azurite_bin: str | None = None
