@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import hmac
 import io
 import struct
 import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -45,7 +47,7 @@ PACKAGE_TYPES = {"system": "PerMachine", "user": "PerUser"}
 
 def read_intunewin(path: Path) -> AppMetadata:
     """Read a .intunewin and verify its encrypted payload against Detection.xml."""
-    with open_zip(path, ".intunewin package") as archive:
+    with zip_errors(path), open_zip(path, ".intunewin package") as archive:
         detection_name = _find(archive, lambda n: n.lower() == DETECTION)
         if detection_name is None:
             raise ArtifactError(
@@ -93,6 +95,26 @@ def read_intunewin(path: Path) -> AppMetadata:
 # --- the outer ZIP -------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def zip_errors(path: Path) -> Iterator[None]:
+    """Turn what zipfile raises on a corrupt archive into an ArtifactError.
+
+    safezip catches the common cases; a damaged deflate stream (zlib.error) or a bogus
+    "version needed" field (NotImplementedError) can still surface from zipfile itself.
+    """
+    try:
+        yield
+    except ArtifactError as exc:
+        if exc.fix is None:  # safezip's refusals name no fix; every one here has the same
+            exc.fix = "check that the build produced a complete file, made by its usual tool"
+        raise
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
+        raise ArtifactError(
+            f"{path.name}: not a readable ZIP archive ({type(exc).__name__}: {exc})",
+            fix="check that the build produced a complete file",
+        ) from exc
+
+
 def _find(archive: zipfile.ZipFile, match: Callable[[str], bool]) -> str | None:
     return next((name for name in archive.namelist() if match(name)), None)
 
@@ -125,9 +147,11 @@ def stored_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
     30 fixed bytes, the name and the (local, possibly different) extra field.
     """
     file_size = path.stat().st_size
-    with path.open("rb") as fp:
-        fp.seek(info.header_offset)
-        header = fp.read(LOCAL_HEADER.size)
+    header = b""
+    if 0 <= info.header_offset < file_size:
+        with path.open("rb") as fp:
+            fp.seek(info.header_offset)
+            header = fp.read(LOCAL_HEADER.size)
     if len(header) < LOCAL_HEADER.size or header[:4] != b"PK\x03\x04":
         raise ArtifactError(
             f"{path.name}: the local header of {info.filename} is missing (corrupt ZIP)",

@@ -90,7 +90,7 @@ def _pull_parse(data: bytes, what: str) -> ET.Element:
                 else:
                     depth -= 1
         parser.close()
-    except ET.ParseError as exc:
+    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise ArtifactError(
             f"{what} is not well-formed XML ({exc})",
             fix="check that the artifact was produced by its usual tool",

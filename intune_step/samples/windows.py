@@ -18,6 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from intune_step.crypto import FileEncryptionInfo, b64, encrypt_bytes
@@ -321,12 +322,20 @@ def wxs_source(
     scope: str = "perMachine",
     reboot: str | None = None,
     platform: str = "x86",
+    properties: Mapping[str, str] | None = None,
 ) -> str:
-    """A minimal WiX 3 source that wixl compiles: one file, one component, one feature."""
+    """A minimal WiX 3 source that wixl compiles: one file, one component, one feature.
+
+    ``properties`` adds Property rows (e.g. {"ALLUSERS": "2", "MSIINSTALLPERUSER": "1"}).
+    """
     product_code = product_code or f"{{{str(uuid.uuid4()).upper()}}}"
     upgrade_code = upgrade_code or f"{{{str(uuid.uuid4()).upper()}}}"
     folder = "ProgramFiles64Folder" if platform == "x64" else "ProgramFilesFolder"
-    reboot_property = f'    <Property Id="REBOOT" Value={quoteattr(reboot)}/>\n' if reboot else ""
+    extra = {**({"REBOOT": reboot} if reboot else {}), **(properties or {})}
+    property_rows = "".join(
+        f"    <Property Id={quoteattr(key)} Value={quoteattr(value)}/>\n"
+        for key, value in extra.items()
+    )
     win64 = ' Win64="yes"' if platform == "x64" else ""
     component_guid = "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, product_code)).upper() + "}"
     return (
@@ -335,10 +344,9 @@ def wxs_source(
         f'  <Product Id={quoteattr(product_code)} Name={quoteattr(name)} Language="1033" '
         f"Version={quoteattr(version)} Manufacturer={quoteattr(manufacturer)} "
         f"UpgradeCode={quoteattr(upgrade_code)}>\n"
-        f'    <Package InstallerVersion="200" Compressed="yes" InstallScope={quoteattr(scope)} '
-        f"Platform={quoteattr(platform)}/>\n"
+        f'    <Package InstallerVersion="200" Compressed="yes" InstallScope={quoteattr(scope)}/>\n'
         '    <Media Id="1" Cabinet="app.cab" EmbedCab="yes"/>\n'
-        f"{reboot_property}"
+        f"{property_rows}"
         '    <Directory Id="TARGETDIR" Name="SourceDir">\n'
         f"      <Directory Id={quoteattr(folder)}>\n"
         '        <Directory Id="INSTALLDIR" Name="Demo">\n'
@@ -354,15 +362,17 @@ def wxs_source(
     )
 
 
-def build_msi_with_wixl(path: Path, **fields: str | None) -> Path:
-    """Compile ``wxs_source(**fields)`` with wixl into ``path``.
+def build_msi_with_wixl(path: Path, **fields: Any) -> Path:
+    """Compile ``wxs_source(**fields)`` with wixl into ``path`` (the .wxs is written beside
+    it as ``<path>.wxs``, so a vendored MSI keeps its source).
 
     Raises ToolMissingError when wixl is not installed (``apt-get install wixl``).
     """
     wixl = shutil.which("wixl")
     if wixl is None:
         raise ToolMissingError("wixl is not installed; install it with `apt-get install wixl`")
-    source = wxs_source(**fields)  # type: ignore[arg-type]
+    source = wxs_source(**fields)
+    path.with_suffix(".wxs").write_text(source, encoding="utf-8")
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         (folder / "app.wxs").write_text(source, encoding="utf-8")
