@@ -1,0 +1,3 @@
+from .sandbox import main
+
+main()
