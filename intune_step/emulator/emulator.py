@@ -116,8 +116,12 @@ class Emulator:
         return AzuriteBackend(client)
 
     def stop(self) -> None:
-        for listener in self._listeners:
-            listener.stop()
+        # In parallel: each listener's accept loop takes up to a poll interval to notice.
+        stoppers = [threading.Thread(target=listener.stop) for listener in self._listeners]
+        for thread in stoppers:
+            thread.start()
+        for thread in stoppers:
+            thread.join()
         self._listeners = []
         close_quietly(self._azurite)
         self._azurite = None

@@ -96,8 +96,10 @@ class Api:
         headers = {"Authorization": f"Bearer {self.token}", **kw.pop("headers", {})}
         return self.http.request(method, url, json=body, headers=headers, **kw)
 
-    def ok(self, method: str, path: str, body: Any = None, status: int = 200) -> dict[str, Any]:
-        response = self.call(method, path, body)
+    def ok(
+        self, method: str, path: str, body: Any = None, status: int = 200, **kw: Any
+    ) -> dict[str, Any]:
+        response = self.call(method, path, body, **kw)
         assert response.status_code == status, response.text
         return response.json() if response.content else {}
 
