@@ -73,8 +73,11 @@ def read_dmg(path: Path) -> AppMetadata:
     """Read the top-level apps of a UDIF disk image with an HFS+ volume."""
     with path.open("rb") as fp:
         disk = UdifDisk(fp, path)
-        volume = _find_hfs(disk, path)
-        apps = _top_level_apps(volume, path)
+        try:
+            volume = _find_hfs(disk, path)
+            apps = _top_level_apps(volume, path)
+        except (struct.error, IndexError) as exc:  # a short read in a damaged structure
+            raise _unreadable(path, f"the HFS+ volume looks corrupt ({exc})") from exc
     primary = apps[0]
     minimum = primary.minimum_os
     return AppMetadata(
@@ -356,6 +359,8 @@ class HfsPlus:
             raise self._corrupt(f"invalid block size {self.block_size}")
         self._catalog = Fork.parse(header, 272)
         node0 = self._read_fork(self._catalog, 0, 512)
+        if len(node0) < 512:
+            raise self._corrupt("the catalog file is empty")
         (self._depth, self._root, _, _, _, self.node_size) = struct.unpack_from(
             ">HIIIIH", node0, 14
         )
@@ -428,7 +433,10 @@ class HfsPlus:
                 elif child is not None:
                     break
             if child is None:  # every key is larger: the first child holds the start
-                child = struct.unpack_from(">I", next(self._records(node))[2])[0]
+                first = next(self._records(node), None)
+                if first is None or len(first[2]) < 4:
+                    raise self._corrupt("an empty catalog index node")
+                child = struct.unpack_from(">I", first[2])[0]
             number = child
         raise self._corrupt("the catalog index is deeper than its header says")
 

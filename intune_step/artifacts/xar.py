@@ -137,6 +137,7 @@ class XarArchive:
             self.heap_start, toc = self._read_toc()
             self.entries = _collect_entries(toc, self._label)
             self._verify_toc_checksum(toc)
+            self._check_heap_extent()
         except BaseException:
             self._fp.close()
             raise
@@ -196,6 +197,12 @@ class XarArchive:
         stored = self._read_heap(offset, size)
         if hashlib.new(algorithm, self._toc_compressed).digest() != stored:
             raise self._fail("xar table of contents checksum does not match (corrupt file)")
+
+    def _check_heap_extent(self) -> None:
+        """Catch a truncated download even when the damaged entry is one we never read."""
+        end = max((e.offset + e.length for e in self.entries.values()), default=0)
+        if self.heap_start + end > self._file_size:
+            raise self._fail("truncated (the last entries run past the end of the file)")
 
     def _read_heap(self, offset: int, length: int) -> bytes:
         start = self.heap_start + offset
