@@ -107,7 +107,12 @@ class Api:
         return self.ok("POST", "deviceAppManagement/mobileApps", body or ios_body(), 201)
 
     def start_upload(
-        self, blob: bytes, plain_size: int, app_id: str | None = None, cast: str = "iosLobApp"
+        self,
+        blob: bytes,
+        plain_size: int,
+        app_id: str | None = None,
+        cast: str = "iosLobApp",
+        size_encrypted: int | None = None,
     ) -> Upload:
         app_id = app_id or self.create_app()["id"]
         base = f"deviceAppManagement/mobileApps/{app_id}/microsoft.graph.{cast}/contentVersions"
@@ -116,7 +121,7 @@ class Api:
             "@odata.type": "#microsoft.graph.mobileAppContentFile",
             "name": "FieldService.ipa",
             "size": plain_size,
-            "sizeEncrypted": len(blob),
+            "sizeEncrypted": len(blob) if size_encrypted is None else size_encrypted,
             "manifest": None,
             "isDependency": False,
         }
