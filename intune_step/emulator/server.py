@@ -179,8 +179,8 @@ class _Handler(BaseHTTPRequestHandler):
         if response.close:
             self.send_header("Connection", "close")
             self.close_connection = True
+        self._record(request, response.status)  # before the client can see the answer
         self.end_headers()
-        self._record(request, response.status)
         if request.method == "HEAD":
             return
         try:
