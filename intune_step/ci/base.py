@@ -3,22 +3,31 @@
 from __future__ import annotations
 
 import abc
+import os
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 
 class CIHost(abc.ABC):
     """Read inputs, write outputs, mask, annotate, group, summarise, show progress."""
 
     name = "base"
+    title = "CI"  # for people: "GitLab CI", "Azure DevOps", ...
     progress_every = 5.0  # seconds between progress lines when not drawing a bar
 
     def __init__(self) -> None:
         self._progress_lock = threading.Lock()
         self._last_progress: dict[str, float] = {}
         self._masked: list[str] = []
+        self.detected_by = ""  # the marker that chose this host, e.g. "GITLAB_CI=true"
+        self.input_sources: dict[str, str] = {}  # input name -> variable it was read from
+
+    def workspace(self) -> Path:
+        """Where a relative `file` input is resolved: the job's working directory."""
+        return Path(os.getcwd())
 
     # inputs and outputs
     @abc.abstractmethod

@@ -7,6 +7,7 @@ import secrets
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
 
 from intune_step.ci.base import CIHost
@@ -28,6 +29,7 @@ def input_env_name(name: str) -> str:
 
 class GitHubHost(CIHost):
     name = "github"
+    title = "GitHub Actions"
 
     def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
         super().__init__()
@@ -38,14 +40,20 @@ class GitHubHost(CIHost):
         self._stream.write(line + "\n")
         self._stream.flush()
 
+    def workspace(self) -> Path:
+        return Path(self._env.get("GITHUB_WORKSPACE") or os.getcwd())
+
     def read_inputs(self, names: list[str]) -> dict[str, str | None]:
         values: dict[str, str | None] = {}
         for name in names:
             key = input_env_name(name)
             raw = self._env.get(key)
             if raw is None:  # tolerate callers that could not set a hyphenated name
-                raw = self._env.get(key.replace("-", "_"))
+                key = key.replace("-", "_")
+                raw = self._env.get(key)
             values[name] = raw.strip() if raw and raw.strip() else None
+            if values[name] is not None:
+                self.input_sources[name] = key
         return values
 
     def set_outputs(self, outputs: dict[str, str]) -> None:

@@ -1,28 +1,42 @@
-"""A person at a terminal: readable lines, a progress bar on a TTY, outputs on stdout."""
+"""A person at a terminal: readable lines, a progress bar on a TTY, outputs on stdout.
+
+Also the fallback for a CI we do not know: no TTY means plain lines, no colour, no bar.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import TextIO
 
 import click
 
 from intune_step.ci.base import CIHost, progress_text
+from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
 
 
 class LocalHost(CIHost):
     name = "local"
+    title = "a terminal"
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         super().__init__()
+        self._env = os.environ if environ is None else environ
         self._out = out or sys.stdout
         self._err = err or sys.stderr
         self._tty = self._err.isatty()
+        # https://no-color.org: any non-empty NO_COLOR turns colour off.
+        self._colour = self._tty and not self._env.get("NO_COLOR")
         self.progress_every = 0.2 if self._tty else 5.0
         self._bar_open = False
 
     def read_inputs(self, names: list[str]) -> dict[str, str | None]:
-        return dict.fromkeys(names)  # the CLI passes its options directly
+        # The CLI passes its options directly; the CI entry run locally reads INTUNE_*.
+        values, self.input_sources = read_env_inputs(self._env, names, intune_candidates)
+        return values
 
     def set_outputs(self, outputs: dict[str, str]) -> None:
         for key, value in outputs.items():
@@ -32,8 +46,9 @@ class LocalHost(CIHost):
         if self._bar_open:
             click.echo("", file=self._err)
             self._bar_open = False
-        click.echo(click.style(self.scrub(text), **style) if self._tty else self.scrub(text),
-                   file=self._err)
+        text = self.scrub(text)
+        click.echo(click.style(text, **style) if self._colour and style else text,
+                   file=self._err, color=self._colour)
 
     def info(self, message: str) -> None:
         self._line(message)
@@ -44,6 +59,11 @@ class LocalHost(CIHost):
     def error(self, message: str) -> None:
         self._line(f"Error: {message}", fg="red", bold=True)
 
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._line(title, bold=True)
+        yield
+
     def render_progress(self, label: str, done: int, total: int, elapsed: float) -> None:
         if not self._tty:
             self.info(progress_text(label, done, total, elapsed))
@@ -51,6 +71,8 @@ class LocalHost(CIHost):
         width = 30
         filled = int(width * done / total) if total else width
         bar = "█" * filled + "░" * (width - filled)
+        if self._colour:
+            bar = click.style(bar, fg="cyan")
         self._err.write(f"\r{bar} {progress_text(label, done, total, elapsed)}\x1b[K")
         self._err.flush()
         self._bar_open = done < total

@@ -1,0 +1,124 @@
+"""Appcircle workflow steps: AC_* inputs, outputs appended to $AC_ENV_FILE_PATH, @@[error] lines.
+
+Appcircle runs steps directly on the runner (no container) and has no run-time masking, so
+secrets are only ever scrubbed from what we print and never written to the env file.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from intune_step.ci.base import CIHost
+from intune_step.ci.env_file import append_env_file, env_key, single_line
+from intune_step.ci.env_inputs import intune_env_name, read_env_inputs
+
+INPUT_PREFIX = "AC_INTUNE_"
+OUTPUT_PREFIX = "AC_INTUNE_OUTPUT_"  # AC_INTUNE_APP_ID is an input: keep outputs apart
+SUMMARY_FILE = "intune-step-summary.md"
+# Appcircle's own names: its "Microsoft Intune" credential (both spellings seen: the docs'
+# and those its Intune publish step reads) and its Intune step's publisher input.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "client-id": ("AC_CREDENTIAL_INTUNE_CLIENT_ID",),
+    "client-secret": ("AC_CREDENTIAL_INTUNE_SECRET", "AC_CREDENTIAL_INTUNE_CLIENT_SECRET"),
+    "auth-url": ("AC_CREDENTIAL_INTUNE_AUTH_URL", "AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL"),
+    "publisher": ("AC_INTUNE_PUBLISHER_NAME",),
+}
+REFERENCE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
+YELLOW, BLUE, RESET = "\x1b[33m", "\x1b[34m", "\x1b[0m"
+
+
+def appcircle_input_name(input_name: str) -> str:
+    """`client-id` -> `AC_INTUNE_CLIENT_ID` (Appcircle's AC_<AREA>_<NAME> convention)."""
+    return INPUT_PREFIX + input_name.replace("-", "_").upper()
+
+
+def candidates(input_name: str) -> list[str]:
+    """Step input first, then Appcircle's credential variables, then the CI-neutral name."""
+    return [appcircle_input_name(input_name), *ALIASES.get(input_name, ()),
+            intune_env_name(input_name)]
+
+
+def defuse(text: str) -> str:
+    return " " + text if text.startswith("@@[") else text
+
+
+class AppcircleHost(CIHost):
+    name = "appcircle"
+    title = "Appcircle"
+
+    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
+        super().__init__()
+        self._env = environ
+        self._stream = stream or sys.stdout
+
+    def _emit(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()
+
+    def workspace(self) -> Path:
+        return Path(self._env.get("AC_REPOSITORY_DIR") or super().workspace())
+
+    def _resolve(self, raw: str) -> str | None:
+        """A step default such as "$AC_CREDENTIAL_INTUNE_CLIENT_ID" that reached us unexpanded
+        (an undocumented corner of Appcircle) is read as the reference it is."""
+        match = REFERENCE.match(raw.strip())
+        return self._env.get(match.group(1)) if match else raw
+
+    def read_inputs(self, names: list[str]) -> dict[str, str | None]:
+        values, self.input_sources = read_env_inputs(self._env, names, candidates,
+                                                     resolve=self._resolve)
+        return values
+
+    def set_outputs(self, outputs: dict[str, str]) -> None:
+        pairs: dict[str, str] = {}
+        for name, value in outputs.items():
+            text, folded = single_line(self.scrub(value))
+            if folded:
+                self.warning(f"output {name} had line breaks; written as one line")
+            pairs[env_key(OUTPUT_PREFIX, name)] = text
+        target = self._env.get("AC_ENV_FILE_PATH", "").strip()
+        if not target:
+            self.warning("AC_ENV_FILE_PATH is not set; later steps will not see the outputs")
+        else:
+            append_env_file(Path(target), pairs)
+        for key, value in pairs.items():
+            self.info(f"{key}={value}")
+
+    def summary(self, markdown: str) -> None:
+        # Files in AC_OUTPUT_DIR become the build's downloadable artifacts.
+        folder = self._env.get("AC_OUTPUT_DIR", "").strip()
+        if not folder:
+            return
+        try:
+            path = Path(folder) / SUMMARY_FILE
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as handle:
+                handle.write(self.scrub(markdown) + "\n")
+        except OSError as exc:
+            self.warning(f"could not write {SUMMARY_FILE}: {exc}")
+
+    def info(self, message: str) -> None:
+        for line in self.scrub(message).replace("\r", "").split("\n"):
+            self._emit(defuse(line))
+
+    def warning(self, message: str) -> None:
+        # Appcircle's colour code: yellow for warnings (no documented warning marker).
+        for line in self.scrub(message).replace("\r", "").split("\n"):
+            self._emit(f"{YELLOW}Warning: {line}{RESET}")
+
+    def error(self, message: str) -> None:
+        # "@@[error] " at the start of a line is what Appcircle shows as an error.
+        lines = self.scrub(message).replace("\r", "").split("\n")
+        self._emit(f"@@[error] {lines[0]}")
+        for line in lines[1:]:
+            self._emit(defuse(f"  {line}"))
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        self._emit(f"{BLUE}{defuse(self.scrub(title))}{RESET}")
+        yield
