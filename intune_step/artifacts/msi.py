@@ -171,24 +171,57 @@ def _stream(ole: olefile.OleFileIO, table: str, path: Path) -> bytes:
         return stream.read(MAX_STREAM_BYTES + 1)
 
 
+SUMMARY_STREAM = "\x05SummaryInformation"
+MAX_SUMMARY_BYTES = 256 * 1024
+VT_LPSTR = 30
+# SummaryInformation property ids (MSI's meanings): subject, author, template, package code
+SUMMARY_IDS = {3: "subject", 4: "author", 7: "template", 9: "packageCode"}
+
+
 def _summary(ole: olefile.OleFileIO) -> dict[str, Any]:
-    if not ole.exists("\x05SummaryInformation"):
+    """Subject, Author, Template ("x64;1033") and PackageCode from SummaryInformation.
+
+    Parsed here rather than with olefile.get_metadata(), which can loop for minutes on a
+    damaged property set; only string properties are read, each bounds-checked.
+    """
+    if not ole.exists(SUMMARY_STREAM) or ole.get_size(SUMMARY_STREAM) > MAX_SUMMARY_BYTES:
         return {}
-    meta = ole.get_metadata()
-
-    def text(value: object) -> str | None:
-        if isinstance(value, bytes):
-            return value.decode("latin-1", errors="replace").strip("\x00 ") or None
-        return None
-
-    template = text(meta.template) or ""
+    with ole.openstream(SUMMARY_STREAM) as stream:
+        values = _summary_strings(stream.read(MAX_SUMMARY_BYTES))
+    template = values.get("template") or ""
     return {
-        "packageCode": text(meta.revision_number),
+        "packageCode": values.get("packageCode"),
         "template": template or None,
-        "architecture": template.split(";", 1)[0] or None if template else None,
-        "subject": text(meta.subject),
-        "author": text(meta.author),
+        "architecture": (template.split(";", 1)[0] or None) if template else None,
+        "subject": values.get("subject"),
+        "author": values.get("author"),
     }
+
+
+def _summary_strings(data: bytes) -> dict[str, str]:
+    """The VT_LPSTR values of the first property section, by SUMMARY_IDS name."""
+    if len(data) < 48 or data[:2] != b"\xfe\xff":
+        return {}
+    section = struct.unpack_from("<I", data, 44)[0]
+    if section + 8 > len(data):
+        return {}
+    count = struct.unpack_from("<I", data, section + 4)[0]
+    values: dict[str, str] = {}
+    for i in range(min(count, 64)):
+        entry = section + 8 + 8 * i
+        if entry + 8 > len(data):
+            break
+        pid, offset = struct.unpack_from("<II", data, entry)
+        at = section + offset
+        if pid not in SUMMARY_IDS or at + 8 > len(data):
+            continue
+        kind, length = struct.unpack_from("<II", data, at)
+        if kind == VT_LPSTR and at + 8 + length <= len(data):
+            raw = data[at + 8 : at + 8 + length]
+            text = raw.decode("cp1252", errors="replace").strip("\x00 ")
+            if text:
+                values[SUMMARY_IDS[pid]] = text
+    return values
 
 
 def _codec(codepage: int) -> str:
