@@ -36,7 +36,7 @@ def escape_property(value: str) -> str:
 
 def logging_command(command: str, data: str = "", **properties: str) -> str:
     """``##vso[area.action k=v;k=v;]data`` with every part escaped for the agent."""
-    props = "".join(f"{key}={escape_property(value)};" for key, value in properties.items())
+    props = ";".join(f"{key}={escape_property(value)}" for key, value in properties.items())
     head = f"{command} {props}" if props else command
     return f"##vso[{head}]{escape_data(data)}"
 
