@@ -74,3 +74,17 @@ class EmulatorConfig:
     azurite_account: str = AZURITE_ACCOUNT
     azurite_key: str = AZURITE_KEY
     azurite_bin: str | None = None
+
+    def __post_init__(self) -> None:
+        # Fail at construction, not deep inside a request thread.
+        if self.blob_backend not in ("builtin", "azurite"):
+            raise ValueError(
+                f"blob_backend must be 'builtin' or 'azurite', not {self.blob_backend!r}"
+            )
+        for name in ("commit_status", "assign_status", "renew_status", "patch_status"):
+            if getattr(self, name) not in (200, 204):
+                raise ValueError(f"{name} must be 200 or 204")
+        if self.page_size < 1 or self.token_lifetime_s < 1 or self.sas_lifetime_s < 1:
+            raise ValueError("page_size, token_lifetime_s and sas_lifetime_s must be positive")
+        if self.state_dir is not None and not isinstance(self.state_dir, Path):
+            object.__setattr__(self, "state_dir", Path(self.state_dir))

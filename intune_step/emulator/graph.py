@@ -102,6 +102,10 @@ class GraphService:
             if not rest:
                 raise segment_error("deviceAppManagement")
             head = rest[0].lower()
+            try:
+                ctx.preload()
+            except ValueError as exc:
+                raise HttpError(413, "RequestEntityTooLarge", str(exc), nested=False) from exc
             with self.state.lock:
                 if head == "mobileapps":
                     return self._mobile_apps(ctx, rest[1:])

@@ -99,9 +99,16 @@ class Ctx:
             headers=exc.headers,
         )
 
+    def preload(self) -> None:
+        """Read the body now, before the state lock is taken: a slow client must not stall
+        every other Graph request."""
+        self._raw = self.request.read_body()
+
     def body(self) -> dict[str, Any]:
         """The JSON object body; an empty body counts as ``{}``."""
-        raw = self.request.read_body()
+        raw = getattr(self, "_raw", None)
+        if raw is None:
+            raw = self.request.read_body()
         if not raw.strip():
             return {}
         try:
