@@ -19,7 +19,7 @@ from typing import Any
 from .apptypes import cast_allowed
 from .backends import BlobBackend
 from .config import EmulatorConfig
-from .graph_common import Ctx, HttpError, bad_request, not_found
+from .graph_common import Ctx, bad_request, method_not_allowed, not_found, segment_error
 from .server import Response
 from .state import App, ContentFile, ContentVersion, SasGrant, State
 from .verify import VerifyResult, parse_encryption_info, verify_stream
@@ -76,16 +76,16 @@ class ContentApi:
                     **self._render_version(app.versions[version_id]),
                 }
                 return ctx.json(201, body)
-            raise _method(method)
+            raise method_not_allowed(method)
         version = app.versions.get(rest[0])
         if version is None:
             raise not_found(f"Content version '{rest[0]}' of app '{app.id}'")
         if len(rest) == 1:
             if method == "GET":
                 return ctx.json(200, self._render_version(version))
-            raise _method(method)
+            raise method_not_allowed(method)
         if rest[1].lower() != "files":
-            raise _segment(rest[1])
+            raise segment_error(rest[1])
         return self._files(ctx, app, version, rest[2:])
 
     def _files(self, ctx: Ctx, app: App, version: ContentVersion, rest: list[str]) -> Response:
@@ -105,7 +105,7 @@ class ContentApi:
                         "value": [self.render_file(f) for f in version.files.values()],
                     },
                 )
-            raise _method(method)
+            raise method_not_allowed(method)
         file = version.files.get(rest[0])
         if file is None:
             raise not_found(f"Content file '{rest[0]}'")
@@ -125,13 +125,13 @@ class ContentApi:
                 del version.files[file.id]
                 self._drop_blob(file)
                 return ctx.empty(204)
-            raise _method(method)
+            raise method_not_allowed(method)
         action = rest[1].lower()
         if len(rest) == 2 and method == "POST" and action == "commit":
             return self._commit(ctx, file)
         if len(rest) == 2 and method == "POST" and action == "renewupload":
             return self._renew(ctx, file)
-        raise _segment(rest[1])
+        raise segment_error(rest[1])
 
     # --- create --------------------------------------------------------------------------
 
@@ -351,15 +351,3 @@ def _int_field(body: dict[str, Any], name: str, alias: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise bad_request(f"The property '{name}' (Int64) is required and must be >= 0.")
     return value
-
-
-def _method(method: str) -> HttpError:
-    return HttpError(
-        405, "BadRequest", f"The HTTP method '{method}' is not allowed here.", nested=False
-    )
-
-
-def _segment(segment: str) -> HttpError:
-    return HttpError(
-        400, "BadRequest", f"Resource not found for the segment '{segment}'.", nested=False
-    )

@@ -18,18 +18,22 @@ from .backends import BlobBackend
 from .config import READ_ROLE, READ_WRITE_ROLE, EmulatorConfig
 from .content import ContentApi
 from .faults import Fault
-from .graph_common import Ctx, HttpError, bad_request, not_found, segment_error
+from .graph_common import (
+    Ctx,
+    HttpError,
+    bad_request,
+    method_not_allowed,
+    not_found,
+    segment_error,
+)
 from .odata_filter import FilterError, Schema, compile_filter
+from .relations import RelationsApi, render_category
 from .server import Request, Response
-from .state import App, Category, State
+from .state import App, State
 from .tokens import decode_unverified
 from .wire import graph_error, iso, json_response, utcnow
 
 VERSIONS = ("v1.0", "beta")
-DEFAULT_CATEGORIES = (
-    "Other apps", "Books & Reference", "Data management", "Productivity", "Business",
-    "Development & Design", "Photos & Media", "Collaboration & Social", "Computer management",
-)  # fmt: skip
 STATUS_CODES = {
     400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "ResourceNotFound",
     409: "Conflict", 412: "PreconditionFailed", 429: "TooManyRequests", 500: "InternalError",
@@ -59,10 +63,7 @@ class GraphService:
         self.tenant_id = tenant_id
         self.graph_url = graph_url
         self.content = ContentApi(config, state, backend)
-        now = utcnow()
-        for name in DEFAULT_CATEGORIES:
-            category = Category(str(uuid.uuid4()), name, now)
-            state.categories[category.id] = category
+        self.relations = RelationsApi(config, state)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -110,7 +111,7 @@ class GraphService:
                 if head == "mobileapps":
                     return self._mobile_apps(ctx, rest[1:])
                 if head == "mobileappcategories":
-                    return self._categories(ctx, rest[1:])
+                    return self.relations.categories(ctx, rest[1:])
             raise segment_error(rest[0])
         except HttpError as exc:
             return ctx.error(exc)
@@ -165,7 +166,7 @@ class GraphService:
                 return self._list_apps(ctx)
             if method == "POST":
                 return self._create_app(ctx)
-            raise _method(method)
+            raise method_not_allowed(method)
         app = self.state.apps.get(rest[0])
         if app is None:
             raise not_found(f"The mobile app '{rest[0]}'")
@@ -178,7 +179,7 @@ class GraphService:
                 del self.state.apps[app.id]
                 self.content.drop_app(app)
                 return ctx.empty(204)
-            raise _method(method)
+            raise method_not_allowed(method)
         cast: str | None = None
         sub = rest[1:]
         if sub[0].lower().startswith(apptypes.PREFIX):
@@ -196,11 +197,11 @@ class GraphService:
         if cast is not None:
             raise segment_error(sub[0])
         if name == "assign" and len(sub) == 1 and method == "POST":
-            return self._assign(ctx, app)
+            return self.relations.assign(ctx, app)
         if name == "assignments":
-            return self._assignments(ctx, app, sub[1:])
+            return self.relations.assignments(ctx, app, sub[1:])
         if name == "categories":
-            return self._app_categories(ctx, app, sub[1:])
+            return self.relations.app_categories(ctx, app, sub[1:])
         raise segment_error(sub[0])
 
     def render_app(self, app: App, beta: bool = True) -> dict[str, Any]:
@@ -249,7 +250,7 @@ class GraphService:
         for name in _list_option(ctx, "$expand"):
             if name.lower() == "categories":
                 entity["categories"] = [
-                    _render_category(self.state.categories[c])
+                    render_category(self.state.categories[c])
                     for c in app.category_ids
                     if c in self.state.categories
                 ]
@@ -259,16 +260,8 @@ class GraphService:
                 raise bad_request(_no_property(name), nested=False)
         return entity
 
-    def _observe_publish(self, app: App) -> None:
-        if app.publishing_state != "processing":
-            return
-        if app.publish_polls_left > 0:
-            app.publish_polls_left -= 1
-        else:
-            app.publishing_state = "published"
-
     def _get_app(self, ctx: Ctx, app: App) -> Response:
-        self._observe_publish(app)
+        app.observe_publish()
         entity = self._expanded(ctx, app, self.render_app(app, ctx.beta))
         select = _list_option(ctx, "$select")
         if select:
@@ -382,144 +375,8 @@ class GraphService:
         if cooldown and time.monotonic() - newest < cooldown:
             raise bad_request("An error has occurred")
 
-    # --- assignments ---------------------------------------------------------------------
-
-    def _require_published(self, app: App) -> None:
-        self._observe_publish(app)
-        if self.config.require_published_for_assign and app.publishing_state != "published":
-            raise bad_request(
-                f"The app cannot be assigned while its publishingState is '{app.publishing_state}'."
-            )
-
-    def _assign(self, ctx: Ctx, app: App) -> Response:
-        body = ctx.body()
-        items = body.get("mobileAppAssignments")
-        if not isinstance(items, list):
-            raise bad_request("The property 'mobileAppAssignments' must be an array.")
-        assignments = [_assignment(item) for item in items]
-        self._require_published(app)
-        app.assignments = assignments
-        if self.config.assign_status == 200:
-            return Response(200, b"", ctx.headers())
-        return ctx.empty(self.config.assign_status)
-
-    def _assignments(self, ctx: Ctx, app: App, rest: list[str]) -> Response:
-        method = ctx.request.method
-        context = ctx.context(f"deviceAppManagement/mobileApps('{app.id}')/assignments")
-        if not rest:
-            if method == "GET":
-                return ctx.json(
-                    200, {"@odata.context": context, "value": copy.deepcopy(app.assignments)}
-                )
-            if method == "POST":
-                assignment = _assignment(ctx.body())
-                self._require_published(app)
-                app.assignments.append(assignment)
-                return ctx.json(201, {"@odata.context": f"{context}/$entity", **assignment})
-            raise _method(method)
-        found = next((a for a in app.assignments if a["id"] == rest[0]), None)
-        if found is None or len(rest) > 1:
-            raise not_found(f"The assignment '{rest[0]}'")
-        if method == "GET":
-            return ctx.json(200, {"@odata.context": f"{context}/$entity", **found})
-        if method == "PATCH":
-            merged = {**found, **ctx.body(), "id": found["id"]}
-            found.clear()
-            found.update(_assignment(merged, keep_id=True))
-            return ctx.empty(204)
-        if method == "DELETE":
-            app.assignments.remove(found)
-            return ctx.empty(204)
-        raise _method(method)
-
-    # --- categories ----------------------------------------------------------------------
-
-    def _categories(self, ctx: Ctx, rest: list[str]) -> Response:
-        method = ctx.request.method
-        cats = self.state.categories
-        if not rest:
-            if method == "GET":
-                items = [_render_category(c) for c in cats.values()]
-                raw_filter = ctx.query.get("$filter")
-                if raw_filter:
-                    try:
-                        test = compile_filter(raw_filter, _CATEGORY_SCHEMA)
-                    except FilterError as exc:
-                        raise bad_request(str(exc), nested=False) from exc
-                    items = [c for c in items if test(c)]
-                return ctx.page(
-                    items,
-                    context=ctx.context("deviceAppManagement/mobileAppCategories"),
-                    page_size=self.config.page_size,
-                )
-            if method == "POST":
-                name = ctx.body().get("displayName")
-                if not isinstance(name, str) or not name.strip():
-                    raise bad_request("The property 'displayName' is required.")
-                category = Category(str(uuid.uuid4()), name, utcnow())
-                cats[category.id] = category
-                context = ctx.context("deviceAppManagement/mobileAppCategories/$entity")
-                return ctx.json(201, {"@odata.context": context, **_render_category(category)})
-            raise _method(method)
-        category = cats.get(rest[0])
-        if category is None or len(rest) > 1:
-            raise not_found(f"The category '{rest[0]}'")
-        if method == "GET":
-            return ctx.json(200, _render_category(category))
-        if method == "PATCH":
-            name = ctx.body().get("displayName")
-            if isinstance(name, str) and name.strip():
-                category.display_name = name
-                category.modified = utcnow()
-            return ctx.empty(204)
-        if method == "DELETE":
-            del cats[category.id]
-            for app in self.state.apps.values():
-                if category.id in app.category_ids:
-                    app.category_ids.remove(category.id)
-            return ctx.empty(204)
-        raise _method(method)
-
-    def _app_categories(self, ctx: Ctx, app: App, rest: list[str]) -> Response:
-        method = ctx.request.method
-        if not rest and method == "GET":
-            value = [
-                _render_category(self.state.categories[c])
-                for c in app.category_ids
-                if c in self.state.categories
-            ]
-            return ctx.json(
-                200,
-                {"@odata.context": ctx.context("deviceAppManagement/mobileAppCategories"),
-                 "value": value},
-            )  # fmt: skip
-        if rest == ["$ref"] and method == "POST":
-            ref = ctx.body().get("@odata.id")
-            if not isinstance(ref, str) or "mobileAppCategories" not in ref:
-                raise bad_request("The '@odata.id' must reference a mobileAppCategory.")
-            category_id = ref.rstrip("/").rsplit("/", 1)[-1]
-            if category_id.startswith("mobileAppCategories("):
-                category_id = category_id[len("mobileAppCategories(") :].strip("')")
-            if category_id not in self.state.categories:
-                raise not_found(f"The category '{category_id}'")
-            if category_id not in app.category_ids:
-                app.category_ids.append(category_id)
-            return ctx.empty(204)
-        if len(rest) == 2 and rest[1] == "$ref" and method == "DELETE":
-            if rest[0] not in app.category_ids:
-                raise not_found(f"The category reference '{rest[0]}'")
-            app.category_ids.remove(rest[0])
-            return ctx.empty(204)
-        raise segment_error(rest[0] if rest else "categories")
-
 
 # --- helpers -----------------------------------------------------------------------------
-
-
-def _method(method: str) -> HttpError:
-    return HttpError(
-        405, "BadRequest", f"The HTTP method '{method}' is not allowed here.", nested=False
-    )
 
 
 def _no_property(name: str) -> str:
@@ -551,43 +408,6 @@ def _ordered(ctx: Ctx, pairs: list[tuple[App, dict[str, Any]]]) -> list[tuple[Ap
     return pairs
 
 
-def _render_category(category: Category) -> dict[str, Any]:
-    return {
-        "@odata.type": "#microsoft.graph.mobileAppCategory",
-        "id": category.id,
-        "displayName": category.display_name,
-        "lastModifiedDateTime": iso(category.modified),
-    }
-
-
-def _assignment(item: Any, keep_id: bool = False) -> dict[str, Any]:
-    if not isinstance(item, dict):
-        raise bad_request("Each assignment must be an object.")
-    intent = item.get("intent")
-    intents = {i.lower(): i for i in apptypes.INTENTS}
-    if not isinstance(intent, str) or intent.lower() not in intents:
-        raise bad_request(f"The intent '{intent}' is not valid.")
-    target = item.get("target")
-    if not isinstance(target, dict):
-        raise bad_request("The property 'target' is required.")
-    kind = str(target.get("@odata.type", "")).lstrip("#").lower().removeprefix(apptypes.PREFIX)
-    if kind not in apptypes.TARGET_TYPES:
-        raise bad_request(f"The target type '{target.get('@odata.type')}' is not valid.")
-    if apptypes.TARGET_TYPES[kind] and not target.get("groupId"):
-        raise bad_request("A group assignment target requires 'groupId'.")
-    group = target.get("groupId") or kind
-    assignment_id = item["id"] if keep_id else f"{group}_{uuid.uuid4().hex[:8]}_0"
-    return {
-        "@odata.type": "#microsoft.graph.mobileAppAssignment",
-        "id": assignment_id,
-        "intent": intents[intent.lower()],
-        "target": copy.deepcopy(target),
-        "settings": copy.deepcopy(item.get("settings")),
-        "source": item.get("source", "direct"),
-        "sourceId": item.get("sourceId"),
-    }
-
-
 def _app_has(path: str) -> bool:
     if "/" in path:
         cast, _, _ = path.rpartition("/")
@@ -611,8 +431,3 @@ def _is_of(entity: dict[str, Any], type_name: str) -> bool:
 
 
 _APP_SCHEMA = Schema(has_property=_app_has, lookup=_app_lookup, is_of=_is_of)
-_CATEGORY_SCHEMA = Schema(
-    has_property=lambda p: p in ("id", "displayName", "lastModifiedDateTime"),
-    lookup=lambda e, p: e.get(p),
-    is_of=lambda e, t: False,
-)

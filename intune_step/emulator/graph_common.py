@@ -39,6 +39,12 @@ def not_found(what: str) -> HttpError:
     return HttpError(404, "ResourceNotFound", f"{what} was not found.")
 
 
+def method_not_allowed(method: str) -> HttpError:
+    return HttpError(
+        405, "BadRequest", f"The HTTP method '{method}' is not allowed here.", nested=False
+    )
+
+
 def segment_error(segment: str) -> HttpError:
     return HttpError(
         400, "BadRequest", f"Resource not found for the segment '{segment}'.", nested=False

@@ -79,6 +79,15 @@ class App:
     category_ids: list[str] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
 
+    def observe_publish(self) -> None:
+        """A read of the app: ``processing`` lasts the configured number of reads."""
+        if self.publishing_state != "processing":
+            return
+        if self.publish_polls_left > 0:
+            self.publish_polls_left -= 1
+        else:
+            self.publishing_state = "published"
+
 
 @dataclass
 class Category:
