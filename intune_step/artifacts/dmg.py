@@ -40,10 +40,11 @@ MISH = struct.Struct(">4sIQQQII24sII128sI")  # 204 bytes, then 40-byte chunk ent
 CHUNK = struct.Struct(">IIQQQQ")
 MAX_PLIST_BYTES = 16 * 1024 * 1024
 MAX_CHUNKS = 2_000_000
-MAX_CHUNK_BYTES = 64 * 1024 * 1024  # hdiutil writes 1 MiB chunks
+MAX_CHUNK_BYTES = 16 * 1024 * 1024  # hdiutil writes 1 MiB chunks
 CACHE_CHUNKS = 4
+MAX_INFLATED = 512 * 1024 * 1024  # total decompression per image: stops chunk thrashing
 MAX_INFO_PLIST = 4 * 1024 * 1024
-MAX_NODE_VISITS = 20_000
+MAX_NODE_VISITS = 4_000
 MAX_APPS = 500
 INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
 OVERRIDE_FIX = (
@@ -139,6 +140,7 @@ class UdifDisk:
         self._chunks = self._load_chunks()
         self._starts = [c.start for c in self._chunks]
         self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._inflated = 0
 
     def _fail(self, message: str) -> ArtifactError:
         return _fail(
@@ -264,6 +266,9 @@ class UdifDisk:
             raise self._fail(
                 f"a chunk of {size} bytes is larger than the {MAX_CHUNK_BYTES} allowed"
             )
+        self._inflated += size
+        if self._inflated > MAX_INFLATED:
+            raise self._fail(f"reading the volume needs more than {MAX_INFLATED} bytes inflated")
         raw = self._read_file(chunk.offset, chunk.length)
         try:
             if chunk.kind == ZLIB:
