@@ -24,7 +24,24 @@ def run_sandbox(
     out: Callable[[str], None] = _print,
     stop: threading.Event | None = None,
 ) -> None:
-    """Start the emulator, print ``export`` lines for a shell, block until Ctrl-C (or ``stop``)."""
+    """Start the emulator, print ``export`` lines for a shell, block until Ctrl-C (or ``stop``).
+
+    SIGTERM (docker stop, timeout) ends the run like Ctrl-C, so a temporary state dir is
+    removed; that handler is installed only when running on the main thread.
+    """
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        _serve(config, out, stop)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _serve(
+    config: EmulatorConfig, out: Callable[[str], None], stop: threading.Event | None
+) -> None:
     with Emulator(config) as emu:
         out("# Intune emulator running. Paste these into your shell:")
         for name, value in emu.env().items():
@@ -77,8 +94,6 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    # SIGTERM (docker stop, timeout) ends the run like Ctrl-C, so the temp state dir is removed.
-    signal.signal(signal.SIGTERM, _interrupt)
     run_sandbox(parse_args(argv))
 
 
