@@ -47,8 +47,13 @@ fi
 if [ -n "${AC_INTUNE_STEP_PACKAGE:-}" ] || ! "$python" -c 'import intune_step' >/dev/null 2>&1; then
   venv="${AC_TEMP_DIR:-${TMPDIR:-/tmp}}/intune-step-venv"
   run_command "$python" -m venv "$venv"
-  run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-    --constraint "$STEP_DIR/requirements.lock" "$PACKAGE"
+  if [ -f "$STEP_DIR/requirements.lock" ]; then
+    run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --constraint "$STEP_DIR/requirements.lock" "$PACKAGE"
+  else  # main.sh pasted into a Custom Script step without the lock file beside it
+    echo "requirements.lock not found beside main.sh: installing without the pinned set"
+    run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$PACKAGE"
+  fi
   python="$venv/bin/python"
 fi
 
