@@ -104,7 +104,7 @@ def read_msi(path: Path) -> AppMetadata:
             "productCode": code,
             "productVersion": version,
             "identityVersion": version,
-            "useDeviceContext": context.machine_install and context.package_type != "perUser",
+            "useDeviceContext": context.machine_install,
             "ignoreVersionDetection": False,
         },
         manifest=mobile_msi_data(context, upgrade_code, reboot),

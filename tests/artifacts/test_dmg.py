@@ -232,10 +232,8 @@ def test_info_plist_with_entities(tmp_path: Path) -> None:
 
 
 def test_hfs_compressed_info_plist(tmp_path: Path) -> None:
-    path = make(tmp_path)
-    data = bytearray(path.read_bytes())
     # flip UF_COMPRESSED in the Info.plist file record, then rebuild the image around it
-    volume = _volume_bytes(bytes(data))
+    volume = _volume_bytes(make(tmp_path))
     at = volume.find("Info.plist".encode("utf-16-be") + struct.pack(">h", 2))
     assert at > 0
     record = at + len("Info.plist".encode("utf-16-be"))
@@ -244,24 +242,12 @@ def test_hfs_compressed_info_plist(tmp_path: Path) -> None:
     refused(tmp_path / "c.dmg", "HFS\\+-compressed")
 
 
-def _volume_bytes(image: bytes) -> bytearray:
-    path = Path("/dev/null")
-    import io
-
-    disk = UdifDisk(io.BytesIO(image), _Sized(path, len(image)))  # type: ignore[arg-type]
-    sectors = max(c.start + c.count for c in disk._chunks)
-    return bytearray(disk.read(0, sectors * 512))
-
-
-class _Sized:
-    """A Path stand-in whose stat() reports an in-memory image's size."""
-
-    def __init__(self, path: Path, size: int) -> None:
-        self.name = "memory.dmg"
-        self._size = size
-
-    def stat(self) -> object:
-        return type("S", (), {"st_size": self._size})()
+def _volume_bytes(path: Path) -> bytearray:
+    """The whole virtual disk of a (single-partition) image, decompressed."""
+    with path.open("rb") as fp:
+        disk = UdifDisk(fp, path)
+        sectors = max(c.start + c.count for c in disk._chunks)
+        return bytearray(disk.read(0, sectors * 512))
 
 
 def _raw_image(volume: bytes, kind: int = 1, claimed: int | None = None) -> bytes:
@@ -310,5 +296,5 @@ def test_mutated_images_raise_only_artifact_error(
 
     assert fuzz(make(tmp_path).read_bytes(), read) > 10
     assert fuzz(REAL.read_bytes(), read) > 10
-    volume = bytes(_volume_bytes(make(tmp_path, "v.dmg").read_bytes()))
+    volume = bytes(_volume_bytes(make(tmp_path, "v.dmg")))
     assert fuzz(volume, lambda v: read(_raw_image(v + bytes(-len(v) % 512)))) > 10
