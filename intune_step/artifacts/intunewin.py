@@ -205,7 +205,7 @@ class _Window(io.RawIOBase):
 
 def open_stored_member(path: Path, info: zipfile.ZipInfo) -> IO[bytes]:
     """A seekable file object over stored member ``info`` of the ZIP at ``path``."""
-    return _Window(path, stored_data_offset(path, info), info.file_size)  # type: ignore[return-value]
+    return io.BufferedReader(_Window(path, stored_data_offset(path, info), info.file_size))
 
 
 # --- Detection.xml -------------------------------------------------------------------------
