@@ -88,7 +88,9 @@ class BlockUploader:
                 response = self._http.put(
                     f"{uri}&{query}",
                     content=data,
-                    headers={"x-ms-blob-type": "BlockBlob", "Content-Type": content_type},
+                    # No x-ms-blob-type: it is a Put Blob header, and Azurite takes a block
+                    # list sent with it for a Put Blob of the XML itself.
+                    headers={"Content-Type": content_type},
                 )
             except httpx.TransportError as exc:
                 if attempt >= self._retry.attempts:

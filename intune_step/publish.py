@@ -80,10 +80,13 @@ class GraphUploadTarget:
         self._reporter.mask(self._uri.split("sig=", 1)[-1].split("&", 1)[0])
         expiry = entity.get("azureStorageUriExpirationDateTime")
         self._expires = _parse_time(expiry) if expiry else None
+        # Renew 3 minutes ahead, or a third of a shorter lifetime ahead: never on every block.
+        lifetime = (self._expires - datetime.now(UTC)) if self._expires else RENEW_MARGIN
+        self._margin = min(RENEW_MARGIN, max(lifetime, timedelta(0)) / 3)
 
     def uri(self) -> str:
         with self._lock:
-            if self._expires and datetime.now(UTC) >= self._expires - RENEW_MARGIN:
+            if self._expires and datetime.now(UTC) >= self._expires - self._margin:
                 self._renew_locked()
             return self._uri
 
