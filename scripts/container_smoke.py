@@ -50,8 +50,11 @@ def main() -> int:
             command += ["-e", f"{key}={value}"]
         command += ["-v", f"{workspace}:/github/workspace", "--", *entry]
         result = subprocess.run(command, capture_output=True, text=True, timeout=600)
-        sys.stdout.write(result.stdout.replace(emu.client_secret, "***"))
-        sys.stderr.write(result.stderr.replace(emu.client_secret, "***"))
+        stdout, stderr = result.stdout, result.stderr
+        for secret in (emu.client_secret, *emu.issued_tokens):
+            stdout, stderr = stdout.replace(secret, "***"), stderr.replace(secret, "***")
+        sys.stdout.write(stdout)
+        sys.stderr.write(stderr)
         apps = emu.apps()
         outputs = (workspace / "output.txt").read_text() if (workspace / "output.txt").exists() \
             else ""

@@ -44,6 +44,7 @@ def build_apk(
             names=names,
         )
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("AndroidManifest.xml", manifest)
         archive.writestr("classes.dex", STUB_DEX)

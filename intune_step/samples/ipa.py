@@ -178,6 +178,7 @@ def build_ipa(
     fmt = plistlib.FMT_BINARY if binary_plist else plistlib.FMT_XML
     expires = expires or datetime.now(UTC) + timedelta(days=365)
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{APP}/Info.plist", plistlib.dumps(info, fmt=fmt))
         archive.writestr(f"{APP}/Demo", STUB_EXECUTABLE)
