@@ -13,7 +13,6 @@ import click
 
 from intune_step import __version__
 from intune_step.artifacts import read_artifact
-from intune_step.ci import detect_host
 from intune_step.ci.local import LocalHost
 from intune_step.errors import IntuneStepError
 from intune_step.resources import action_definition
@@ -99,12 +98,15 @@ def inspect(file: Path, as_json: bool) -> None:
         click.echo(f"details.{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
 
 
-@main.command("github-action")
-def github_action() -> None:
-    """Run as the GitHub Action does (inputs from INPUT_* variables)."""
+@main.command("ci")
+@click.option("--ci", "host_name", default=None, metavar="NAME",
+              help="github, gitlab, azure-devops, appcircle, local or auto (default: detect; "
+              "env INTUNE_STEP_CI).")
+def ci_command(host_name: str | None) -> None:
+    """Run with the inputs of the CI this runs in (INPUT_*, INTUNE_*, AC_* ...)."""
     from intune_step.entry import run_ci
 
-    sys.exit(run_ci(detect_host(override="github")))
+    sys.exit(run_ci(override=host_name))
 
 
 @main.command()

@@ -76,8 +76,14 @@ class GitHubHost(CIHost):
 
     def info(self, message: str) -> None:
         text = self.scrub(message)
-        if text.startswith("::"):  # never let data read as a workflow command
-            text = " " + text
+        if any(line.lstrip().startswith("::") for line in text.splitlines()):
+            # Data that reads as a workflow command (the runner trims leading spaces) is
+            # printed with command processing stopped around it.
+            token = secrets.token_hex(16)
+            self._emit(f"::stop-commands::{token}")
+            self._emit(text)
+            self._emit(f"::{token}::")
+            return
         self._emit(text)
 
     def warning(self, message: str) -> None:

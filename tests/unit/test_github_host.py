@@ -57,6 +57,11 @@ def test_mask_comes_first_and_lines_are_scrubbed() -> None:
 
 
 def test_data_that_looks_like_a_command_is_defused() -> None:
+    """The runner trims leading whitespace, so only ::stop-commands:: really defuses data."""
     stream = io.StringIO()
-    GitHubHost({}, stream=stream).info("::set-env name=X::y")
-    assert stream.getvalue() == " ::set-env name=X::y\n"
+    GitHubHost({}, stream=stream).info("app name\n  ::set-env name=X::y")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("::stop-commands::")
+    token = lines[0].removeprefix("::stop-commands::")
+    assert len(token) == 32
+    assert lines[1:] == ["app name", "  ::set-env name=X::y", f"::{token}::"]
