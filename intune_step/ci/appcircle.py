@@ -7,13 +7,11 @@ secrets are only ever scrubbed from what we print and never written to the env f
 from __future__ import annotations
 
 import re
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
-from intune_step.ci.base import CIHost
+from intune_step.ci.base import LineHost
 from intune_step.ci.env_file import append_env_file, env_key, single_line
 from intune_step.ci.env_inputs import intune_env_name, read_env_inputs
 
@@ -47,18 +45,10 @@ def defuse(text: str) -> str:
     return " " + text if text.startswith("@@[") else text
 
 
-class AppcircleHost(CIHost):
+class AppcircleHost(LineHost):
     name = "appcircle"
     title = "Appcircle"
 
-    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
-        super().__init__()
-        self._env = environ
-        self._stream = stream or sys.stdout
-
-    def _emit(self, line: str) -> None:
-        self._stream.write(line + "\n")
-        self._stream.flush()
 
     def workspace(self) -> Path:
         return Path(self._env.get("AC_REPOSITORY_DIR") or super().workspace())

@@ -12,13 +12,11 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
-from intune_step.ci.base import CIHost, progress_text
+from intune_step.ci.base import LineHost, progress_text
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
 
 VSO_PREFIX = re.compile("##vso", re.IGNORECASE)
@@ -52,18 +50,10 @@ def defuse(text: str) -> str:
     return " " + text if text.startswith("##[") else text
 
 
-class AzureDevOpsHost(CIHost):
+class AzureDevOpsHost(LineHost):
     name = "azure"
     title = "Azure DevOps"
 
-    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
-        super().__init__()
-        self._env = environ
-        self._stream = stream or sys.stdout
-
-    def _emit(self, line: str) -> None:
-        self._stream.write(line + "\n")
-        self._stream.flush()
 
     def read_inputs(self, names: list[str]) -> dict[str, str | None]:
         # Secret variables are not mapped into env by ADO: the pipeline maps them with `env:`.

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import abc
 import os
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 
 class CIHost(abc.ABC):
@@ -98,3 +100,16 @@ def progress_text(label: str, done: int, total: int, elapsed: float) -> str:
     mib = 1024 * 1024
     return (f"{label}: {done / mib:,.1f}/{total / mib:,.1f} MiB ({percent:.0f}%) "
             f"{rate / mib:.1f} MiB/s, {left:.0f}s left")
+
+
+class LineHost(CIHost):
+    """A CI host that reads its environment and speaks to its runner in lines on stdout."""
+
+    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
+        super().__init__()
+        self._env = environ
+        self._stream = stream or sys.stdout
+
+    def _emit(self, line: str) -> None:
+        self._stream.write(line + "\n")
+        self._stream.flush()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
 
-from intune_step.ci.base import CIHost
+from intune_step.ci.base import LineHost
 
 
 def escape_data(value: str) -> str:
@@ -27,18 +25,10 @@ def input_env_name(name: str) -> str:
     return "INPUT_" + name.replace(" ", "_").upper()
 
 
-class GitHubHost(CIHost):
+class GitHubHost(LineHost):
     name = "github"
     title = "GitHub Actions"
 
-    def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
-        super().__init__()
-        self._env = environ
-        self._stream = stream or sys.stdout
-
-    def _emit(self, line: str) -> None:
-        self._stream.write(line + "\n")
-        self._stream.flush()
 
     def workspace(self) -> Path:
         return Path(self._env.get("GITHUB_WORKSPACE") or os.getcwd())

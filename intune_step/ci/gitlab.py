@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import itertools
 import re
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from intune_step.ci.base import CIHost
+from intune_step.ci.base import LineHost
 from intune_step.ci.env_file import append_env_file, env_key, single_line
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
 
@@ -51,19 +50,14 @@ def defuse(text: str) -> str:
     return text.replace("\r", "").replace("\x1b", "^[")
 
 
-class GitLabHost(CIHost):
+class GitLabHost(LineHost):
     name = "gitlab"
     title = "GitLab CI"
 
     def __init__(self, environ: Mapping[str, str], stream: TextIO | None = None) -> None:
-        super().__init__()
-        self._env = environ
-        self._stream = stream or sys.stdout
-        self._sections = itertools.count(1)
+        super().__init__(environ, stream)
+        self._sections = itertools.count(1)  # section names must be unique within a job
 
-    def _emit(self, line: str) -> None:
-        self._stream.write(line + "\n")
-        self._stream.flush()
 
     def workspace(self) -> Path:
         return Path(self._env.get("CI_PROJECT_DIR") or super().workspace())
