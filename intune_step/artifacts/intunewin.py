@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import hmac
 import io
 import struct
 import xml.etree.ElementTree as ET
 import zipfile
-import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -29,7 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from intune_step.artifacts.base import AppMetadata, EncryptedContent
 from intune_step.artifacts.safezip import open_zip, read_member
-from intune_step.artifacts.xar import parse_untrusted_xml
+from intune_step.artifacts.xmlguard import parse_untrusted_xml
 from intune_step.crypto import DIGEST_ALGORITHM, HEADER_SIZE, PROFILE, FileEncryptionInfo
 from intune_step.crypto import encrypted_size as expected_encrypted_size
 from intune_step.errors import ArtifactError
@@ -47,7 +45,7 @@ PACKAGE_TYPES = {"system": "PerMachine", "user": "PerUser"}
 
 def read_intunewin(path: Path) -> AppMetadata:
     """Read a .intunewin and verify its encrypted payload against Detection.xml."""
-    with zip_errors(path), open_zip(path, ".intunewin package") as archive:
+    with open_zip(path, ".intunewin package") as archive:
         detection_name = _find(archive, lambda n: n.lower() == DETECTION)
         if detection_name is None:
             raise ArtifactError(
@@ -93,26 +91,6 @@ def read_intunewin(path: Path) -> AppMetadata:
 
 
 # --- the outer ZIP -------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def zip_errors(path: Path) -> Iterator[None]:
-    """Turn what zipfile raises on a corrupt archive into an ArtifactError.
-
-    safezip catches the common cases; a damaged deflate stream (zlib.error) or a bogus
-    "version needed" field (NotImplementedError) can still surface from zipfile itself.
-    """
-    try:
-        yield
-    except ArtifactError as exc:
-        if exc.fix is None:  # safezip's refusals name no fix; every one here has the same
-            exc.fix = "check that the build produced a complete file, made by its usual tool"
-        raise
-    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError) as exc:
-        raise ArtifactError(
-            f"{path.name}: not a readable ZIP archive ({type(exc).__name__}: {exc})",
-            fix="check that the build produced a complete file",
-        ) from exc
 
 
 def _find(archive: zipfile.ZipFile, match: Callable[[str], bool]) -> str | None:

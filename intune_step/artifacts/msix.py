@@ -12,15 +12,14 @@ from __future__ import annotations
 import hashlib
 import xml.etree.ElementTree as ET
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
-from intune_step.artifacts.intunewin import open_stored_member, zip_errors
-from intune_step.artifacts.safezip import open_zip, read_member
-from intune_step.artifacts.xar import local_name, parse_untrusted_xml
+from intune_step.artifacts.intunewin import open_stored_member
+from intune_step.artifacts.safezip import DECODE_ERRORS, open_zip, read_member
+from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
 
 PACKAGE_MANIFEST = "AppxManifest.xml"
@@ -72,7 +71,7 @@ class PackageFacts:
 
 def read_msix(path: Path) -> AppMetadata:
     """Read an .msix/.appx or .msixbundle/.appxbundle."""
-    with zip_errors(path), open_zip(path, "MSIX/AppX package") as archive:
+    with open_zip(path, "MSIX/AppX package") as archive:
         names = set(archive.namelist())
         if BUNDLE_MANIFEST in names:
             facts, architectures, is_bundle = _read_bundle(archive, path)
@@ -259,14 +258,7 @@ def _inner_facts(archive: zipfile.ZipFile, package: ET.Element, path: Path) -> P
                     fix="rebuild the bundle with MakeAppx bundle",
                 )
             root = _manifest(inner, PACKAGE_MANIFEST, path)
-    except (
-        zipfile.BadZipFile,
-        OSError,
-        EOFError,
-        ValueError,
-        NotImplementedError,
-        zlib.error,
-    ) as exc:
+    except DECODE_ERRORS as exc:
         raise ArtifactError(
             f"{path.name}: the bundled package {name!r} is not a readable ZIP ({exc})",
             fix="rebuild the bundle with MakeAppx bundle",

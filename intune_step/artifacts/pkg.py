@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
-from intune_step.artifacts.xar import XarArchive, local_name, parse_untrusted_xml
+from intune_step.artifacts.xar import XarArchive
+from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
 
 MAX_INCLUDED_APPS = 500  # Graph's documented limit for includedApps

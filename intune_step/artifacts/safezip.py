@@ -1,12 +1,15 @@
 """Bounded reading of ZIP-based artifacts (IPA, APK, MSIX, .intunewin).
 
 Artifacts are untrusted: member names may try path traversal, and a member may claim (or
-decompress to) far more than it says. Every read here is capped.
+decompress to) far more than it says. Every read here is capped, and whatever zipfile or zlib
+raises on a damaged archive becomes an ArtifactError that names the fix.
 """
 
 from __future__ import annotations
 
+import struct
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from intune_step.errors import ArtifactError
@@ -14,20 +17,45 @@ from intune_step.errors import ArtifactError
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # metadata files are small; refuse more than this
 MAX_MEMBERS = 200_000
 
+# What zipfile lets through on a corrupt archive: a damaged deflate stream (zlib.error), a
+# bogus "version needed" or compression method (NotImplementedError), a short read
+# (EOFError, struct.error), an encrypted member (RuntimeError), undecodable names
+# (UnicodeDecodeError, a ValueError) and plain I/O errors.
+DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    zipfile.BadZipFile,
+    zlib.error,
+    NotImplementedError,
+    EOFError,
+    struct.error,
+    RuntimeError,
+    ValueError,
+    LookupError,
+    OSError,
+)
+
+
+def damaged(kind: str) -> str:
+    """The fix for an archive that cannot be read."""
+    return f"check that the build produced a complete {kind}, made by its usual tool"
+
 
 def open_zip(path: Path, kind: str) -> zipfile.ZipFile:
     """Open ``path`` as a ZIP, or raise ArtifactError naming ``kind`` (e.g. "IPA")."""
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise ArtifactError(
-            f"{path.name}: not a valid {kind} (not a readable ZIP archive: {exc})",
-            fix=f"check that the build produced a complete {kind}",
+            f"{path.name}: not a valid {kind} (not a readable ZIP archive: "
+            f"{type(exc).__name__}: {exc})",
+            fix=damaged(kind),
         ) from exc
     infos = archive.infolist()
     if len(infos) > MAX_MEMBERS:
         archive.close()
-        raise ArtifactError(f"{path.name}: {kind} has {len(infos)} entries, more than allowed")
+        raise ArtifactError(
+            f"{path.name}: {kind} has {len(infos)} entries, more than the {MAX_MEMBERS} allowed",
+            fix=damaged(kind),
+        )
     for info in infos:
         check_member_name(path, info.filename)
     return archive
@@ -46,21 +74,25 @@ def read_member(
     archive: zipfile.ZipFile, name: str, path: Path, limit: int = MAX_MEMBER_BYTES
 ) -> bytes:
     """Read one member, refusing one that claims or inflates past ``limit`` bytes."""
+    fix = damaged("file")
     try:
         info = archive.getinfo(name)
     except KeyError as exc:
-        raise ArtifactError(f"{path.name}: {name} is missing from the archive") from exc
+        raise ArtifactError(f"{path.name}: {name} is missing from the archive", fix=fix) from exc
     if info.file_size > limit:
         raise ArtifactError(
-            f"{path.name}: {name} claims {info.file_size} bytes, more than the {limit} allowed"
+            f"{path.name}: {name} claims {info.file_size} bytes, more than the {limit} allowed",
+            fix=fix,
         )
     try:
         with archive.open(info) as member:
             data = member.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise ArtifactError(f"{path.name}: {name} cannot be read ({exc})") from exc
-    except RuntimeError as exc:  # encrypted members
-        raise ArtifactError(f"{path.name}: {name} cannot be read ({exc})") from exc
+    except DECODE_ERRORS as exc:
+        raise ArtifactError(
+            f"{path.name}: {name} cannot be read ({type(exc).__name__}: {exc})", fix=fix
+        ) from exc
     if len(data) > limit:
-        raise ArtifactError(f"{path.name}: {name} inflates past the {limit} bytes allowed")
+        raise ArtifactError(
+            f"{path.name}: {name} inflates past the {limit} bytes allowed", fix=fix
+        )
     return data

@@ -4,9 +4,7 @@ Layout (kaitai ``archive/xar.ksy``): a big-endian header ``>4sHHQQI`` (magic ``x
 size, version, compressed TOC length, uncompressed TOC length, checksum algorithm), the
 zlib-compressed XML table of contents, then the heap. Entry offsets are relative to the heap.
 
-This module also holds :func:`parse_untrusted_xml`, the guarded XML parser every reader of
-this package uses: xar TOCs were the first untrusted XML it met, and keeping one guard in one
-place beats four copies. (It could move to a neutral ``artifacts/xmlguard.py``.)
+The TOC is untrusted XML and goes through :mod:`intune_step.artifacts.xmlguard`.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from types import TracebackType
 from typing import BinaryIO
 from xml.sax.saxutils import escape
 
+from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
 
 MAGIC = b"xar!"
@@ -33,76 +32,11 @@ MAX_TOC_BYTES = 16 * 1024 * 1024
 MAX_ENTRY_BYTES = 16 * 1024 * 1024  # Distribution/PackageInfo are a few KB
 MAX_ENTRIES = 100_000
 
-MAX_XML_BYTES = 4 * 1024 * 1024
-MAX_XML_DEPTH = 64
-MAX_XML_ELEMENTS = 200_000
-
 _Fail = Callable[[str], ArtifactError]  # builds the error for one archive
 _Tree = dict[str, "bytes | _Tree"]
 
 _HASHES = {"sha1": "sha1", "md5": "md5", "sha256": "sha256", "sha512": "sha512"}
 _CHUNK = 1024 * 1024
-
-
-# --- untrusted XML -------------------------------------------------------------------------
-
-
-def parse_untrusted_xml(data: bytes, what: str, *, limit: int = MAX_XML_BYTES) -> ET.Element:
-    """Parse ``data`` as XML, refusing oversized input, DTDs and deep or huge trees.
-
-    ``what`` names the document for messages ("app.pkg: Distribution"). DOCTYPE and ENTITY
-    declarations are refused outright: none of the formats read here needs them, and they
-    are how entity-expansion bombs work. NULs are dropped before that check so a UTF-16
-    document cannot hide a declaration.
-    """
-    if len(data) > limit:
-        raise ArtifactError(
-            f"{what} is {len(data)} bytes of XML, more than the {limit} allowed",
-            fix="check that the artifact was produced by its usual tool",
-        )
-    visible = data.replace(b"\x00", b"")
-    if b"<!DOCTYPE" in visible or b"<!ENTITY" in visible:
-        raise ArtifactError(
-            f"{what} declares a DOCTYPE or ENTITY, which is refused (entity expansion risk)",
-            fix="rebuild the artifact with its usual tool; these documents never need a DTD",
-        )
-    return _pull_parse(data, what)
-
-
-def _pull_parse(data: bytes, what: str) -> ET.Element:
-    parser = ET.XMLPullParser(events=("start", "end"))
-    root: ET.Element | None = None
-    depth = count = 0
-    try:
-        for start in range(0, len(data), 65536):
-            parser.feed(data[start : start + 65536])
-            for event, elem in parser.read_events():
-                if event == "start":
-                    root = elem if root is None else root
-                    depth += 1
-                    count += 1
-                    if depth > MAX_XML_DEPTH or count > MAX_XML_ELEMENTS:
-                        raise ArtifactError(
-                            f"{what} is nested deeper than {MAX_XML_DEPTH} levels or has more "
-                            f"than {MAX_XML_ELEMENTS} elements",
-                            fix="check that the artifact was produced by its usual tool",
-                        )
-                else:
-                    depth -= 1
-        parser.close()
-    except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
-        raise ArtifactError(
-            f"{what} is not well-formed XML ({exc})",
-            fix="check that the artifact was produced by its usual tool",
-        ) from exc
-    if root is None:
-        raise ArtifactError(f"{what} is empty", fix="check that the artifact is complete")
-    return root
-
-
-def local_name(tag: str) -> str:
-    """``{namespace}Name`` -> ``Name``: the formats here vary their namespaces."""
-    return tag.rsplit("}", 1)[-1]
 
 
 # --- reading -------------------------------------------------------------------------------
