@@ -17,11 +17,22 @@ from intune_step.retry import RETRY_STATUSES, RetryPolicy
 REQUIRED_PERMISSION = "DeviceManagementApps.ReadWrite.All"
 
 
+class GraphResult(dict[str, Any]):
+    """A JSON object from Graph that remembers the request-id of the response it came in,
+    so a later failure about it (a bad upload state) can name the request."""
+
+    request_id: str | None = None
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return response.headers.get("request-id") or response.headers.get("client-request-id")
+
+
 def graph_error(response: httpx.Response, what: str) -> GraphError:
     """Map a failed Graph response to our error, unwrapping Intune's nested JSON message."""
     code: str | None = None
     message = response.reason_phrase or "error"
-    request_id = response.headers.get("request-id") or response.headers.get("client-request-id")
+    request_id = _request_id(response)
     try:
         body = response.json()
         error = body.get("error", {}) if isinstance(body, dict) else {}
@@ -99,11 +110,15 @@ class GraphClient:
         what: str | None = None,
         retry_on_connection_reset: bool = True,
     ) -> dict[str, Any] | None:
-        """Send one call, retrying throttling, 5xx and connection failures; JSON or None."""
+        """Send one call, retrying throttling, 5xx and connection failures; JSON or None.
+
+        Each retry is logged as a warning; after the last one the error says how many were made.
+        """
         url = self.url(path)
         what = what or f"{method} {safe_url(url)}"
         refreshed = False
         attempt = 0
+        waited = 0.0
         while True:
             attempt += 1
             headers = {"Authorization": f"Bearer {self._tokens.token(force_refresh=refreshed)}"}
@@ -120,17 +135,24 @@ class GraphClient:
                 # A POST that may have reached the service is only retried when the caller
                 # says a duplicate is harmless; a refused connection never reached it.
                 sent = not isinstance(exc, httpx.ConnectError)
-                if attempt >= self._retry.attempts or (sent and not retry_on_connection_reset):
+                unsafe = sent and not retry_on_connection_reset
+                if attempt >= self._retry.attempts or unsafe:
+                    note = " (not repeated: it may have reached Graph)" if unsafe else ""
                     raise ServiceError(
-                        f"{what} failed: {type(exc).__name__} after {attempt} attempt(s)",
+                        f"{what} failed: {type(exc).__name__} after {attempt} attempt(s){note}",
                         fix="check network access to graph-url; the run can be repeated",
                     ) from exc
                 delay = self._retry.backoff(attempt)
-                self._reporter.warning(f"{what}: {type(exc).__name__}; retrying in {delay:.1f}s")
+                self._reporter.warning(
+                    f"{what}: {type(exc).__name__}; retrying in {delay:.1f}s "
+                    f"(attempt {attempt} of {self._retry.attempts})")
                 self._retry.sleep(delay)
+                waited += delay
                 continue
             if response.status_code == 401 and not refreshed:
                 refreshed = True  # the token may have expired early; one fresh try
+                self._reporter.warning(f"{what}: HTTP 401 (the access token expired or was "
+                                       "revoked); signing in again")
                 continue
             if response.status_code in RETRY_STATUSES and attempt < self._retry.attempts:
                 delay = self._retry.delay_for(attempt, response)
@@ -141,16 +163,27 @@ class GraphClient:
                     f"(attempt {attempt} of {self._retry.attempts})"
                 )
                 self._retry.sleep(delay)
+                waited += delay
                 continue
             if response.is_error:
-                raise graph_error(response, what)
+                error = graph_error(response, what)
+                if response.status_code in RETRY_STATUSES:
+                    error.message += f" (gave up after {attempt} attempts over {waited:.0f}s)"
+                    error.args = (error.message,)
+                    error.fix = error.fix or ("Intune is throttling or unavailable; re-run the "
+                                              "step later")
+                raise error
             if not response.content:
                 return None
             try:
                 parsed = response.json()
             except ValueError:
                 return None
-            return parsed if isinstance(parsed, dict) else None
+            if not isinstance(parsed, dict):
+                return None
+            result = GraphResult(parsed)
+            result.request_id = _request_id(response)
+            return result
 
     def get(self, path: str, params: Mapping[str, str] | None = None,
             what: str | None = None) -> dict[str, Any]:
@@ -177,3 +210,4 @@ class GraphClient:
             if not next_link:
                 return
             page = self.get(next_link, what=what)
+
