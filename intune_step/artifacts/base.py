@@ -13,8 +13,30 @@ from pathlib import Path
 from typing import Any, Literal
 
 from intune_step.crypto import FileEncryptionInfo, b64, encrypted_size
+from intune_step.errors import ArtifactError
 
 Platform = Literal["ios", "android", "macos", "windows"]
+
+# How a refusal tells the user that their own values can stand in for the file's.
+BUNDLE_OVERRIDE_FIX = (
+    "set the bundle-id and bundle-version inputs (--bundle-id/--bundle-version on the CLI) to "
+    "the app's CFBundleIdentifier and CFBundleShortVersionString"
+)
+
+
+class MetadataUnreadableError(ArtifactError):
+    """The file is a sound container, but the app's identity cannot be read from it here.
+
+    A disk image without a top-level .app or with a volume this reader does not parse, a
+    package that records no bundle: the file itself can still be uploaded, so the user's
+    bundle-id and bundle-version may stand in for what it would have said. ``hints`` carries
+    whatever was read before the reader gave up ("minimum_os", "display_name").
+    """
+
+    def __init__(self, message: str, *, fix: str | None = BUNDLE_OVERRIDE_FIX,
+                 hints: Mapping[str, str] | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.hints: dict[str, str] = dict(hints or {})
 
 
 @dataclass(frozen=True)

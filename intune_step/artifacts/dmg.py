@@ -12,9 +12,11 @@ Layers, each bounded (spec artifacts.md §8):
    collation, and the leaves are scanned for a folder's children: the root's ``*.app``
    folders, their ``Contents``, and its ``Info.plist``, read through the data fork's extents.
 
-Out of reach (each gives an ArtifactError that names --bundle-id/--bundle-version): APFS,
-FAT and HFS-wrapped volumes, LZFSE/ADC chunks, encrypted and segmented images, forks
-continued in the extents-overflow file, and HFS+-compressed (decmpfs) Info.plist files.
+Out of reach (each a MetadataUnreadableError naming bundle-id/bundle-version, which may stand
+in for the app's values): APFS, FAT and HFS-wrapped volumes, LZFSE/ADC chunks, forks continued
+in the extents-overflow file, HFS+-compressed (decmpfs) Info.plist files, and images with no
+top-level .app. Encrypted and segmented images are refused outright: a device cannot install
+them as uploaded. So is a damaged UDIF container.
 """
 
 from __future__ import annotations
@@ -31,7 +33,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
+from intune_step.artifacts.base import (
+    BUNDLE_OVERRIDE_FIX,
+    AppMetadata,
+    MetadataUnreadableError,
+    MinimumOs,
+    PlainContent,
+)
 from intune_step.errors import ArtifactError
 
 SECTOR = 512
@@ -47,10 +55,7 @@ MAX_INFO_PLIST = 4 * 1024 * 1024
 MAX_NODE_VISITS = 4_000
 MAX_APPS = 500
 INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
-OVERRIDE_FIX = (
-    "pass --bundle-id and --bundle-version (the app's CFBundleIdentifier and "
-    "CFBundleShortVersionString)"
-)
+OVERRIDE_FIX = BUNDLE_OVERRIDE_FIX
 
 ZERO, RAW, IGNORE, ADC, ZLIB, BZIP2, LZFSE, LZMA = (
     0x00000000,
@@ -111,8 +116,11 @@ def _fail(path: Path, message: str, fix: str = OVERRIDE_FIX) -> ArtifactError:
     return ArtifactError(f"{path.name}: {message}", fix=fix)
 
 
-def _unreadable(path: Path, why: str) -> ArtifactError:
-    return _fail(path, f"cannot read the app inside this disk image: {why}")
+def _unreadable(path: Path, why: str) -> MetadataUnreadableError:
+    """The image is sound but its app cannot be read here: the user's values may stand in."""
+    return MetadataUnreadableError(
+        f"{path.name}: cannot read the app inside this disk image: {why}"
+    )
 
 
 # --- UDIF ----------------------------------------------------------------------------------
@@ -161,7 +169,11 @@ class UdifDisk:
             raise self._fail("not a disk image (too short for a UDIF trailer)")
         head = self._read_file(0, 8)
         if head in (b"encrcdsa", b"cdsaencr"):
-            raise _unreadable(self._path, "it is encrypted")
+            raise _fail(
+                self._path,
+                "the disk image is encrypted; Intune cannot install it",
+                fix="publish an unencrypted image (hdiutil convert -format UDZO)",
+            )
         fields = KOLY.unpack(self._read_file(self._file_size - SECTOR, SECTOR))
         magic, version, header_size = fields[0], fields[1], fields[2]
         if magic != b"koly" or header_size != SECTOR:
@@ -172,7 +184,11 @@ class UdifDisk:
         segment_count = fields[10]
         xml_offset, xml_length = fields[15], fields[16]
         if segment_count > 1:
-            raise _unreadable(self._path, "it is a segmented image")
+            raise _fail(
+                self._path,
+                "the disk image is one segment of several; Intune needs the whole image",
+                fix="publish a single-segment image (hdiutil convert -format UDZO)",
+            )
         return data_offset, data_length, xml_offset, xml_length
 
     def _load_chunks(self) -> list[Chunk]:
@@ -509,10 +525,9 @@ def _top_level_apps(volume: HfsPlus, path: Path) -> list[App]:
         if r.kind == FOLDER and r.name.lower().endswith(".app")
     ]
     if not folders:
-        raise _fail(
-            path,
-            "no .app was found at the top level of the disk image, so Intune's bundle id and "
-            "version cannot be read from it",
+        raise MetadataUnreadableError(
+            f"{path.name}: no .app was found at the top level of the disk image, so Intune's "
+            "bundle id and version cannot be read from it"
         )
     apps = [_read_app(volume, folder, path) for folder in folders[:MAX_APPS]]
     return apps

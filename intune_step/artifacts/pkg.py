@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
+from intune_step.artifacts.base import (
+    BUNDLE_OVERRIDE_FIX,
+    AppMetadata,
+    MetadataUnreadableError,
+    MinimumOs,
+    PlainContent,
+)
 from intune_step.artifacts.xar import XarArchive
 from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
@@ -23,9 +29,8 @@ MAX_INCLUDED_APPS = 500  # Graph's documented limit for includedApps
 MAX_PACKAGE_INFOS = 200
 INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
 NO_BUNDLE_FIX = (
-    "pass --bundle-id and --bundle-version (the app's CFBundleIdentifier and "
-    "CFBundleShortVersionString), or build the package with pkgbuild --component / "
-    "productbuild so it records its bundles"
+    BUNDLE_OVERRIDE_FIX + ", or build the package with pkgbuild --component / productbuild so "
+    "it records its bundles"
 )
 
 
@@ -55,11 +60,16 @@ def read_pkg(path: Path) -> AppMetadata:
         )
     documents = [doc for doc in (distribution, *infos) if doc is not None]
     apps = _top_level_apps(documents)
+    minimum = _minimum_os(distribution)
+    # What is known without a bundle, for the user's bundle-id/bundle-version to complete.
+    hints = {k: v for k, v in (("minimum_os", minimum), ("display_name", _title(distribution)))
+             if v}
     if not apps:
-        raise ArtifactError(
+        raise MetadataUnreadableError(
             f"{path.name}: the package records no app bundle (.app), so Intune's bundle id and "
             "version cannot be read from it",
             fix=NO_BUNDLE_FIX,
+            hints=hints,
         )
     if len(apps) > MAX_INCLUDED_APPS:
         raise ArtifactError(
@@ -69,11 +79,11 @@ def read_pkg(path: Path) -> AppMetadata:
         )
     primary = apps[0]
     if not primary.display_version:
-        raise ArtifactError(
+        raise MetadataUnreadableError(
             f"{path.name}: the package names the app {primary.bundle_id} but not its version",
             fix=NO_BUNDLE_FIX,
+            hints=hints,
         )
-    minimum = _minimum_os(distribution)
     return AppMetadata(
         app_type="macOSPkgApp",
         file_name=path.name,
@@ -96,7 +106,7 @@ def read_pkg(path: Path) -> AppMetadata:
             ],
         },
         manifest=None,
-        details=_details(distribution, infos, primary),
+        details=_details(distribution, infos, primary, apps),
     )
 
 
@@ -206,12 +216,18 @@ def _title(distribution: ET.Element | None) -> str | None:
 
 
 def _details(
-    distribution: ET.Element | None, infos: list[ET.Element], primary: Bundle
+    distribution: ET.Element | None, infos: list[ET.Element], primary: Bundle, apps: list[Bundle]
 ) -> dict[str, Any]:
     details: dict[str, Any] = {
         "kind": "product archive" if distribution is not None else "component package",
         "primaryBundlePath": primary.path,
         "primaryBundleBuild": primary.version,
+        # both versions of every app: macOSLobApp's childApps need CFBundleVersion too
+        "apps": [
+            {"bundleId": a.bundle_id, "shortVersion": a.short_version, "version": a.version,
+             "path": a.path}
+            for a in apps
+        ],
     }
     if distribution is not None:
         product = distribution.find("product")

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts import read_artifact
+from intune_step.artifacts.base import MetadataUnreadableError
 from intune_step.artifacts.dmg import FILE, FOLDER, HfsPlus, UdifDisk, _find_hfs, read_dmg
 from intune_step.artifacts.minos import minimum_os_flags
 from intune_step.errors import ArtifactError
@@ -39,7 +40,7 @@ def make(tmp_path: Path, name: str = "demo.dmg", **kw: object) -> Path:
 
 
 def test_real_image_has_no_app() -> None:
-    with pytest.raises(ArtifactError, match=r"no \.app was found") as info:
+    with pytest.raises(MetadataUnreadableError, match=r"no \.app was found") as info:
         read_dmg(REAL)
     assert "--bundle-id" in (info.value.fix or "") and "--bundle-version" in (info.value.fix or "")
     assert "\n" not in info.value.one_line()
@@ -190,7 +191,8 @@ def refused(path: Path, match: str) -> ArtifactError:
 
 def test_not_a_disk_image(tmp_path: Path) -> None:
     (tmp_path / "n.dmg").write_bytes(b"\x00" * 4096)
-    refused(tmp_path / "n.dmg", "no koly trailer")
+    error = refused(tmp_path / "n.dmg", "no koly trailer")
+    assert not isinstance(error, MetadataUnreadableError)  # not a disk image: never publishable
     (tmp_path / "s.dmg").write_bytes(b"koly")
     refused(tmp_path / "s.dmg", "too short")
 
@@ -203,17 +205,17 @@ def test_truncated_image(tmp_path: Path) -> None:
 
 def test_encrypted_image(tmp_path: Path) -> None:
     (tmp_path / "e.dmg").write_bytes(b"encrcdsa" + bytes(2000))
-    error = refused(
-        tmp_path / "e.dmg", "cannot read the app inside this disk image: it is encrypted"
-    )
-    assert "--bundle-id" in (error.fix or "")
+    error = refused(tmp_path / "e.dmg", "the disk image is encrypted; Intune cannot install it")
+    # a device cannot mount it either, so bundle-id/bundle-version must not make it publishable
+    assert not isinstance(error, MetadataUnreadableError)
+    assert "unencrypted" in (error.fix or "")
 
 
 def test_lzfse_chunks_are_explained(tmp_path: Path) -> None:
     data = (make(tmp_path)).read_bytes()
     rebuilt = _recode(data, 0x80000007, lambda b: b, lambda b: b)
     (tmp_path / "l.dmg").write_bytes(rebuilt)
-    refused(tmp_path / "l.dmg", "LZFSE")
+    assert isinstance(refused(tmp_path / "l.dmg", "LZFSE"), MetadataUnreadableError)
 
 
 def test_app_without_info_plist(tmp_path: Path) -> None:
@@ -271,7 +273,7 @@ def test_apfs_volume_is_explained(tmp_path: Path) -> None:
     volume = bytearray(64 * 1024)
     volume[32:36] = b"NXSB"
     (tmp_path / "a.dmg").write_bytes(_raw_image(bytes(volume)))
-    refused(tmp_path / "a.dmg", "APFS")
+    assert isinstance(refused(tmp_path / "a.dmg", "APFS"), MetadataUnreadableError)
 
 
 def test_blank_volume(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts import read_artifact
+from intune_step.artifacts.base import MetadataUnreadableError
 from intune_step.artifacts.minos import minimum_os_flags
 from intune_step.artifacts.pkg import read_pkg
 from intune_step.artifacts.xar import HEADER, XarArchive, write_xar
@@ -59,6 +60,9 @@ def test_product_archive(tmp_path: Path) -> None:
         ],
     }
     assert meta.details["hostArchitectures"] == "arm64,x86_64"
+    assert meta.details["apps"] == [
+        {"bundleId": APP, "shortVersion": "2.5.1", "version": "251", "path": "Demo.app"}
+    ]
     assert read_artifact(tmp_path / "demo.pkg").identity == APP
 
 
@@ -70,11 +74,13 @@ def test_component_package(tmp_path: Path) -> None:
 
 
 def test_package_without_bundles_asks_for_overrides(tmp_path: Path) -> None:
-    with pytest.raises(ArtifactError, match="records no app bundle") as info:
+    with pytest.raises(MetadataUnreadableError, match="records no app bundle") as info:
         read_pkg(make(tmp_path, "nobundle"))
     assert (
         info.value.fix and "--bundle-id" in info.value.fix and "--bundle-version" in info.value.fix
     )
+    # what the Distribution still says travels with the refusal, for the overrides to use
+    assert info.value.hints == {"minimum_os": "12.0", "display_name": "Demo"}
 
 
 @needs_bsdtar
