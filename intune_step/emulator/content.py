@@ -208,6 +208,9 @@ class ContentApi:
             self._grant(file, rotate=True)
             file.upload_state = URI_SUCCESS
         elif file.upload_state == RENEW_PENDING:
+            if self.state.fail_renewals:  # the old grant stays as it was
+                file.upload_state = self.state.fail_renewals.pop(0)
+                return
             self._grant(file, rotate=self.config.renew_rotates_sig)
             file.upload_state = RENEW_SUCCESS
         elif file.upload_state == COMMIT_PENDING and not file.verifying:
@@ -218,7 +221,7 @@ class ContentApi:
                 file.plaintext_sha256 = result.plaintext_sha256
                 file.committed_at = time.monotonic()
             else:
-                file.upload_state = COMMIT_FAILED
+                file.upload_state = result.state or COMMIT_FAILED
                 file.failure = result.reason
 
     def _grant(self, file: ContentFile, *, rotate: bool) -> None:
@@ -263,9 +266,7 @@ class ContentApi:
             raise bad_request(str(exc)) from exc
         if file.upload_state not in COMMITTABLE:
             raise bad_request(f"The file cannot be committed while in state '{file.upload_state}'.")
-        forced = self.state.fail_commits > 0
-        if forced:
-            self.state.fail_commits -= 1
+        forced = self.state.fail_commits.pop(0) if self.state.fail_commits else None
         file.upload_state = COMMIT_PENDING
         file.polls_left = self.config.commit_pending_polls
         file.encryption = info
@@ -276,7 +277,7 @@ class ContentApi:
         ).start()
         return ctx.empty(self.config.commit_status)
 
-    def _verify(self, file: ContentFile, forced: bool) -> None:
+    def _verify(self, file: ContentFile, forced: str | None) -> None:
         try:
             result = self._run_checks(file, forced)
         except Exception as exc:  # a vanished blob or Azurite error: the commit fails
@@ -285,9 +286,9 @@ class ContentApi:
             self._results[file.id] = result
             file.verifying = False
 
-    def _run_checks(self, file: ContentFile, forced: bool) -> VerifyResult:
+    def _run_checks(self, file: ContentFile, forced: str | None) -> VerifyResult:
         if forced:
-            return VerifyResult(False, "injected failure (fail_next_commit)")
+            return VerifyResult(False, "injected failure (fail_next_commit)", state=forced)
         if file.blob_key is None or file.encryption is None:
             return VerifyResult(False, "no upload URI was ever granted")
         reader = self.backend.open(file.blob_key)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import secrets
 import shutil
 import ssl
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from types import TracebackType
@@ -268,16 +270,33 @@ class Emulator:
 
     # --- state-level faults --------------------------------------------------------------
 
-    def fail_next_commit(self, times: int = 1) -> None:
-        """The next ``times`` commits end ``commitFileFailed`` whatever was uploaded."""
+    def fail_next_commit(self, times: int = 1, *, timed_out: bool = False) -> None:
+        """The next ``times`` commits end ``commitFileFailed`` (or ``…TimedOut``) whatever was
+        uploaded."""
+        state = "commitFileTimedOut" if timed_out else "commitFileFailed"
         with self._state.lock:
-            self._state.fail_commits += times
+            self._state.fail_commits.extend([state] * times)
 
     def fail_upload_uri(self, times: int = 1, *, timed_out: bool = False) -> None:
         """The next ``times`` files end ``azureStorageUriRequestFailed`` (or ``…TimedOut``)."""
         state = "azureStorageUriRequestTimedOut" if timed_out else "azureStorageUriRequestFailed"
         with self._state.lock:
             self._state.fail_upload_uris.extend([state] * times)
+
+    def fail_renewal(self, times: int = 1, *, timed_out: bool = False) -> None:
+        """The next ``times`` renewals end ``azureStorageUriRenewalFailed`` (or ``…TimedOut``);
+        the file keeps its old grant, expired or not."""
+        state = "azureStorageUriRenewalTimedOut" if timed_out else "azureStorageUriRenewalFailed"
+        with self._state.lock:
+            self._state.fail_renewals.extend([state] * times)
+
+    def expire_tokens_now(self) -> None:
+        """Every access token issued so far is expired from now on: Graph answers 401
+        "Lifetime validation failed" until the client signs in again."""
+        past = time.time() - 1
+        with self._state.lock:
+            for token, grant in list(self._state.tokens.items()):
+                self._state.tokens[token] = dataclasses.replace(grant, expires_at=past)
 
     def expire_sas_now(self, app_id: str | None = None) -> None:
         """Expire every granted SAS (of one app, or all): blob calls then get 403 until a

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +20,10 @@ class Fault:
     fault then fires ``times`` times (None: forever). ``body`` None gives the service's usual
     error body for ``status``; a dict is sent as JSON, str/bytes as they are. A 429 carries
     Retry-After only when ``headers`` says so.
+
+    ``action`` runs when the fault fires, before the answer (e.g. ``emu.expire_sas_now`` on the
+    third block); with ``passthrough`` the request is then served as usual, so a rule can
+    change the world at an exact point of a flow without answering for it.
     """
 
     service: Service
@@ -30,6 +35,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict | str | bytes | None = None
     drop_connection: bool = False
+    action: Callable[[], object] | None = None
+    passthrough: bool = False
     seen: int = field(default=0, init=False)
     fired: int = field(default=0, init=False)
 

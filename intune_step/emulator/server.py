@@ -126,6 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = str(uuid.uuid4())
         request = Request(self, request_id)
         fault = self.server.faults.match(service.name, request.method, request.target)
+        if fault is not None and fault.action is not None:
+            fault.action()
+        if fault is not None and fault.passthrough:
+            fault = None
         if fault is not None and fault.drop_connection:
             self._record(request, 0)
             self.close_connection = True

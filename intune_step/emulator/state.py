@@ -107,8 +107,9 @@ class State:
         self.roles = roles
         self.sas_ids = itertools.count(-132219447)  # looks like the live service's si values
         # One-shot, state-level faults (see Emulator.fail_next_commit and friends).
-        self.fail_commits = 0
+        self.fail_commits: list[str] = []  # end states of the next commits
         self.fail_upload_uris: list[str] = []
+        self.fail_renewals: list[str] = []
 
     def find_file(self, app_id: str, version_id: str, file_id: str) -> ContentFile | None:
         app = self.apps.get(app_id)

@@ -33,6 +33,7 @@ class VerifyResult:
     ok: bool
     reason: str = ""
     plaintext_sha256: str | None = None
+    state: str | None = None  # the failure state to report; None: commitFileFailed
 
 
 def parse_encryption_info(obj: Any) -> FileEncryptionInfo:
