@@ -14,17 +14,18 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from intune_step.artifacts import read_artifact
-from intune_step.auth import TokenProvider
 from intune_step.blob import BlockUploader
 from intune_step.ci.base import CIHost
 from intune_step.errors import EXIT_BUG, EXIT_OK, IntuneStepError
 from intune_step.graph import GraphClient
 from intune_step.http import make_client
+from intune_step.named_settings import apply_named_setting
 from intune_step.publish import Publisher, version_label
-from intune_step.settings import build_options, build_settings
+from intune_step.settings import Settings, build_options, build_settings
+from intune_step.signin import sign_in
 from intune_step.summary import failure_markdown, success_markdown
 
-SECRET_INPUTS = ("client-secret",)
+SECRET_INPUTS = ("client-secret", "certificate", "certificate-password")
 
 
 class Cancelled(IntuneStepError):
@@ -59,16 +60,16 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
     setting_name = (raw.get("setting-name") or "").strip() or None
     try:
         with _sigterm_as_exception():
-            settings = build_settings(raw)
+            raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
+            setting_name = raw.get("setting-name") or setting_name
+            settings = build_settings(raw, os.environ)
             options = build_options(raw, workspace)
             meta = read_artifact(options.file)
-            host.info(f"Setting '{settings.setting_name}': tenant {settings.tenant}, "
-                      f"Graph {settings.graph_url}/{settings.graph_version}")
+            _describe_setting(settings, host)
             host.info(f"{meta.file_name}: {meta.app_type} {meta.identity} {version_label(meta)}")
             with make_client() as http:
-                tokens = TokenProvider(settings, http, host)
-                tokens.token()  # sign in before anything else touches Intune
-                host.info(f"Signed in as {settings.client_id}")
+                # Sign in, and check tenant and permission, before anything touches Intune.
+                tokens, _ = sign_in(settings, http, host, os.environ, workspace or Path.cwd())
                 graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
                                     host)
                 uploader = BlockUploader(http, host, in_flight=_int_env("INTUNE_PARALLEL", 6),
@@ -92,6 +93,41 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
         host.error(line)
         host.summary(failure_markdown(line, setting_name))
         return EXIT_BUG
+
+
+def run_check(raw: Mapping[str, str | None], host: CIHost,
+              workspace: Path | None = None) -> int:
+    """Sign in and run the token checks alone (`intune-step check`): no artifact, no Graph."""
+    for name in SECRET_INPUTS:
+        if raw.get(name):
+            host.mask(str(raw[name]))
+    setting_name = (raw.get("setting-name") or "").strip() or None
+    try:
+        raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
+        setting_name = raw.get("setting-name") or setting_name
+        settings = build_settings(raw, os.environ)
+        _describe_setting(settings, host)
+        with make_client() as http:
+            sign_in(settings, http, host, os.environ, workspace or Path.cwd())
+        host.info("Ready to publish: sign-in, tenant and permission checks passed")
+        return EXIT_OK
+    except IntuneStepError as exc:
+        line = f"{type(exc).__name__}: {exc.one_line()}"
+        host.error(line)
+        host.summary(failure_markdown(line, setting_name))
+        return exc.exit_code
+    except Exception as exc:  # a bug: one line, as in run_publish
+        if os.environ.get("INTUNE_STEP_DEBUG"):
+            raise
+        host.error(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
+                   "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report it)")
+        return EXIT_BUG
+
+
+def _describe_setting(settings: Settings, host: CIHost) -> None:
+    cloud = f" ({settings.cloud} cloud)" if settings.cloud else ""
+    host.info(f"Setting '{settings.setting_name}': tenant {settings.tenant}{cloud}, "
+              f"Graph {settings.graph_url}/{settings.graph_version}")
 
 
 def _int_env(name: str, default: int) -> int:

@@ -9,8 +9,10 @@ from typing import Any
 import httpx
 import msal
 
+from intune_step.credentials import ClientCredential, secret_credential
 from intune_step.errors import AuthError, ServiceError
 from intune_step.events import Reporter
+from intune_step.oidc import describe_claims
 from intune_step.settings import Settings
 
 
@@ -68,34 +70,57 @@ ENTRA_ERRORS: dict[int, tuple[str, str]] = {
              "upload the certificate to the app registration, or check the thumbprint"),
     700024: ("the client assertion is outside its valid time range",
              "check the runner clock; a federated token may have expired"),
+    70021: ("no federated credential on the app registration matches this token",
+            "add one with exactly this issuer and subject (Certificates & secrets > Federated "
+            "credentials)"),
+    700211: ("no federated credential on the app registration has this token's issuer",
+             "add a federated credential with this issuer"),
+    700212: ("no federated credential on the app registration has this token's audience",
+             "use audience api://AzureADTokenExchange (or the cloud's variant) on both sides"),
+    700213: ("no federated credential on the app registration has this token's subject",
+             "add a federated credential with exactly this subject"),
 }
+# The usual fix when Entra's answer names no code we know, per credential.
+GENERIC_FIX = {
+    "secret": "check client-id, client-secret and auth-url",
+    "certificate": "check client-id, auth-url and that this certificate is uploaded to the app "
+                   "registration",
+}
+FEDERATED_FIX = "check client-id, auth-url and the app registration's federated credentials"
 
 
-def explain_entra_error(result: Mapping[str, Any]) -> AuthError:
+def explain_entra_error(result: Mapping[str, Any],
+                        credential: ClientCredential | None = None) -> AuthError:
     codes = result.get("error_codes") or []
     description = str(result.get("error_description") or result.get("error") or "unknown error")
     first_line = description.splitlines()[0] if description else ""
+    # What a federated credential must match is the first thing to know when none does.
+    token = credential.federated if credential else None
+    seen = f" [token: {describe_claims(token.claims)}]" if token and token.claims else ""
     for code in codes:
         if code in ENTRA_ERRORS:
             meaning, fix = ENTRA_ERRORS[code]
-            return AuthError(f"sign-in failed: {meaning} (AADSTS{code})", fix=fix,
+            return AuthError(f"sign-in failed: {meaning} (AADSTS{code}){seen}", fix=fix,
                              request_id=result.get("correlation_id"))
-    return AuthError(f"sign-in failed: {first_line}",
-                     fix="check client-id, client-secret and auth-url",
+    kind = credential.kind if credential else "secret"
+    return AuthError(f"sign-in failed: {first_line}{seen}",
+                     fix=GENERIC_FIX.get(kind, FEDERATED_FIX),
                      request_id=result.get("correlation_id"))
 
 
 class TokenProvider:
     """Hands out a valid Graph access token; MSAL caches it and renews it near expiry."""
 
-    def __init__(self, settings: Settings, http: httpx.Client, reporter: Reporter) -> None:
+    def __init__(self, settings: Settings, http: httpx.Client, reporter: Reporter,
+                 credential: ClientCredential | None = None) -> None:
         self._settings = settings
         self._reporter = reporter
         self._lock = threading.Lock()
+        self.credential = credential or secret_credential(settings)
         try:
             self._app = msal.ConfidentialClientApplication(
                 settings.client_id,
-                client_credential=settings.client_secret,
+                client_credential=self.credential.msal,
                 authority=settings.authority,
                 http_client=MsalHttpClient(http),
                 # Known Microsoft hosts need no discovery; other hosts must not be sent to
@@ -129,7 +154,7 @@ class TokenProvider:
                 raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
                                 fix="check the tenant and host in auth-url") from exc
         if "access_token" not in result:
-            raise explain_entra_error(result)
+            raise explain_entra_error(result, self.credential)
         token = str(result["access_token"])
         self._reporter.mask(token)
         return token

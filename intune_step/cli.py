@@ -69,6 +69,34 @@ def publish(file: Path, **options: Any) -> None:
     sys.exit(run_publish(raw, LocalHost()))
 
 
+# The inputs that decide where and as whom to sign in: all that `check` needs.
+CHECK_INPUTS = ("client-id", "client-secret", "auth-url", "credential", "certificate",
+                "certificate-file", "certificate-password", "send-certificate-chain",
+                "federated-token-env", "federated-token-file", "service-connection-id",
+                "expected-tenant", "settings-file", "setting-name", "graph-url", "graph-version")
+
+
+def _check_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    inputs = action_definition()["inputs"]
+    for name in reversed(CHECK_INPUTS):
+        help_text = str(inputs[name].get("description", "")) + f"  [env: {env_name(name)}]"
+        func = click.option(f"--{name}", envvar=env_name(name), default=None,
+                            show_envvar=False, help=help_text)(func)
+    return func
+
+
+@main.command()
+@_check_options
+def check(**options: Any) -> None:
+    """Sign in and check the tenant and the Intune permission, publishing nothing.
+
+    For setting up a pipeline: run it with the same settings the pipeline will use."""
+    raw: dict[str, str | None] = {key.replace("_", "-"): value for key, value in options.items()}
+    from intune_step.app import run_check
+
+    sys.exit(run_check(raw, LocalHost()))
+
+
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata record as JSON.")

@@ -1,33 +1,83 @@
-"""Which Graph host and admin center belong to which Entra login host (spec §1.5)."""
+"""Which Graph host, token audiences and portals belong to which Entra login host (spec §1.5).
+
+The login host in auth-url picks the cloud; graph-url may only move within it (GCC High and
+DoD share a login host, so graph-url=https://dod-graph.microsoft.us selects DoD). A Graph host
+of another cloud is refused before any request: tokens are not valid across clouds.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intune_step.errors import SettingsError
+
 
 @dataclass(frozen=True)
 class Cloud:
     name: str
+    title: str
     login_hosts: tuple[str, ...]
     graph_url: str
-    portal_url: str
+    portal_url: str  # Intune admin center
+    # Where app registrations are managed (permissions, certificates, federated credentials).
+    entra_url: str
+    # Audience of a federated token exchanged with this cloud's Entra (spec §1.4).
+    token_exchange_audience: str
 
+    @property
+    def graph_host(self) -> str:
+        return self.graph_url.removeprefix("https://")
+
+
+PUBLIC_AUDIENCE = "api://AzureADTokenExchange"
+USGOV_AUDIENCE = "api://AzureADTokenExchangeUSGov"
+CHINA_AUDIENCE = "api://AzureADTokenExchangeChina"
+USGOV_LOGIN = ("login.microsoftonline.us",)
 
 CLOUDS: tuple[Cloud, ...] = (
-    Cloud("public", ("login.microsoftonline.com",), "https://graph.microsoft.com",
-          "https://intune.microsoft.com"),
-    # GCC High and DoD share the login host; GCC High's Graph is the default, DoD needs
-    # graph-url=https://dod-graph.microsoft.us.
-    Cloud("usgov", ("login.microsoftonline.us",), "https://graph.microsoft.us",
-          "https://intune.microsoft.us"),
-    Cloud("china", ("login.chinacloudapi.cn", "login.partner.microsoftonline.cn"),
-          "https://microsoftgraph.chinacloudapi.cn", "https://intune.microsoftonline.cn"),
+    # Global, and M365 GCC (moderate), which keeps the worldwide endpoints.
+    Cloud("public", "the public cloud", ("login.microsoftonline.com", "login.microsoft.com"),
+          "https://graph.microsoft.com", "https://intune.microsoft.com",
+          "https://entra.microsoft.com", PUBLIC_AUDIENCE),
+    # GCC High is the default of the US Government login host; DoD needs its graph-url.
+    Cloud("usgov", "US Government (GCC High)", USGOV_LOGIN, "https://graph.microsoft.us",
+          "https://intune.microsoft.us", "https://portal.azure.us", USGOV_AUDIENCE),
+    Cloud("usgov-dod", "US Government (DoD)", USGOV_LOGIN, "https://dod-graph.microsoft.us",
+          "https://intune.microsoft.us", "https://portal.azure.us", USGOV_AUDIENCE),
+    # 21Vianet: the Graph doc and MSAL name the first host, the newer Entra doc the second.
+    Cloud("china", "China (21Vianet)", ("login.chinacloudapi.cn",
+                                        "login.partner.microsoftonline.cn"),
+          "https://microsoftgraph.chinacloudapi.cn", "https://intune.microsoftonline.cn",
+          "https://portal.azure.cn", CHINA_AUDIENCE),
 )
 
 
 def cloud_for_login_host(host: str) -> Cloud | None:
+    """The default cloud of a login host (GCC High for the US Government host)."""
     host = host.lower()
-    for cloud in CLOUDS:
-        if host in cloud.login_hosts:
-            return cloud
-    return None
+    return next((c for c in CLOUDS if host in c.login_hosts), None)
+
+
+def cloud_for_graph_host(host: str) -> Cloud | None:
+    host = host.lower()
+    return next((c for c in CLOUDS if c.graph_host == host), None)
+
+
+def resolve_cloud(login_host: str, graph_host: str | None) -> Cloud | None:
+    """The cloud of this login host and (optional) Graph host; None when neither is known.
+
+    Raises SettingsError when both are Microsoft hosts of different clouds.
+    """
+    by_login = [c for c in CLOUDS if login_host.lower() in c.login_hosts]
+    by_graph = cloud_for_graph_host(graph_host) if graph_host else None
+    if by_login and by_graph and by_graph not in by_login:
+        login = by_login[0]
+        raise SettingsError(
+            f"graph-url {by_graph.graph_url} is {by_graph.title}'s Graph, but auth-url signs in "
+            f"to {login.title} ({login_host}); a token of one cloud is refused by another",
+            fix=f"drop graph-url (the default is {login.graph_url}) or use the login host of "
+                f"{by_graph.title} ({by_graph.login_hosts[0]}) in auth-url",
+        )
+    if by_graph:
+        return by_graph
+    return by_login[0] if by_login else None

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from intune_step.clouds import cloud_for_login_host
+from intune_step.clouds import PUBLIC_AUDIENCE, Cloud, resolve_cloud
+from intune_step.credentials import choose_credential, credential_fields
 from intune_step.errors import SettingsError
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -36,6 +37,20 @@ class Settings:
     graph_url: str  # without version
     portal_url: str | None  # Intune admin center of the cloud, None for other hosts
     graph_version: str = "beta"
+    # Credentials (credentials.py): which one signs in, and its material or where to find it.
+    credential: str = "secret"  # or certificate, github-oidc, azure-devops-oidc, federated-token
+    certificate: str | None = field(default=None, repr=False)  # PEM text or base64 of a PFX
+    certificate_file: Path | None = None
+    certificate_password: str | None = field(default=None, repr=False)
+    send_certificate_chain: bool = False  # x5c: subject name + issuer auth
+    federated_token_env: str | None = None
+    federated_token_file: Path | None = None
+    service_connection_id: str | None = None
+    # The cloud of auth-url (clouds.py), its token-exchange audience, and the guards' tenant.
+    cloud: str | None = None
+    federated_audience: str = PUBLIC_AUDIENCE
+    expected_tenant: str | None = None
+    settings_file: Path | None = None  # the named-settings file the setting came from
 
     @property
     def scope(self) -> str:
@@ -94,8 +109,7 @@ def parse_auth_url(auth_url: str) -> tuple[str, str, str]:
     return f"https://{host}/{tenant}", tenant, parts.hostname
 
 
-def _graph_url(raw_graph: str | None, login_host: str) -> tuple[str, str | None]:
-    cloud = cloud_for_login_host(login_host)
+def _graph_url(raw_graph: str | None, login_host: str) -> tuple[str, Cloud | None]:
     if raw_graph:
         parts = urlsplit(raw_graph)
         if parts.scheme != "https" or not parts.hostname:
@@ -109,24 +123,35 @@ def _graph_url(raw_graph: str | None, login_host: str) -> tuple[str, str | None]
                 "graph-url must not include the API version",
                 fix=f"drop {path.rsplit('/', 1)[-1]!r} from graph-url",
             )
-        # The login host decides the cloud and so the admin-center link.
-        return f"https://{parts.netloc}{path}", cloud.portal_url if cloud else None
+        # The login host decides the cloud; a Graph host of another cloud is refused.
+        return f"https://{parts.netloc}{path}", resolve_cloud(login_host, parts.hostname)
+    cloud = resolve_cloud(login_host, None)
     if cloud is None:
         raise SettingsError(
             f"graph-url is needed: {login_host} is not a known Microsoft login host",
             fix="set graph-url to the Graph base URL of that environment",
         )
-    return cloud.graph_url, cloud.portal_url
+    return cloud.graph_url, cloud
 
 
-def build_settings(raw: Mapping[str, str | None]) -> Settings:
-    """Validate the credential and target fields; every problem names its fix."""
-    missing = [name for name in ("client-id", "client-secret", "auth-url") if not _clean(raw, name)]
+def build_settings(raw: Mapping[str, str | None],
+                   environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate the credential and target fields; every problem names its fix.
+
+    ``environ`` is the job's environment: a GitHub job that may mint OIDC tokens needs no
+    secret (credentials.py).
+    """
+    env = environ if environ is not None else {}
+    kind = choose_credential(raw, env)
+    no_secret = kind is None or (kind == "secret" and not _clean(raw, "client-secret"))
+    missing = [name for name in ("client-id", "client-secret", "auth-url")
+               if (no_secret if name == "client-secret" else not _clean(raw, name))]
     if missing:
-        raise SettingsError(
-            "missing " + ", ".join(missing),
-            fix="pass them as action inputs (from secrets), CLI options or INTUNE_* variables",
-        )
+        fix = "pass them as action inputs (from secrets), CLI options or INTUNE_* variables"
+        if no_secret:
+            fix += ("; instead of client-secret: certificate, federated-token-env/-file, or "
+                    "(GitHub) `permissions: {id-token: write}` for OIDC")
+        raise SettingsError("missing " + ", ".join(missing), fix=fix)
     client_id = _clean(raw, "client-id") or ""
     if not GUID.match(client_id):
         raise SettingsError(
@@ -135,7 +160,14 @@ def build_settings(raw: Mapping[str, str | None]) -> Settings:
         )
     auth_url = _clean(raw, "auth-url") or ""
     authority, tenant, login_host = parse_auth_url(auth_url)
-    graph_url, portal = _graph_url(_clean(raw, "graph-url"), login_host)
+    graph_url, cloud = _graph_url(_clean(raw, "graph-url"), login_host)
+    expected_tenant = _clean(raw, "expected-tenant")
+    if expected_tenant and not GUID.match(expected_tenant):
+        raise SettingsError(
+            "expected-tenant is not a GUID (the token's tenant is always an ID)",
+            fix="use the Tenant ID from the Entra admin center's Overview page",
+        )
+    settings_file = _clean(raw, "settings-file")
     graph_version = _clean(raw, "graph-version") or "beta"
     if graph_version not in GRAPH_VERSIONS:
         raise SettingsError(f"graph-version must be beta or v1.0, not {graph_version!r}")
@@ -147,8 +179,16 @@ def build_settings(raw: Mapping[str, str | None]) -> Settings:
         authority=authority,
         tenant=tenant,
         graph_url=graph_url,
-        portal_url=portal,
+        portal_url=cloud.portal_url if cloud else None,
         graph_version=graph_version,
+        **credential_fields(kind, raw),
+        certificate_password=_clean(raw, "certificate-password"),
+        send_certificate_chain=parse_bool("send-certificate-chain",
+                                          _clean(raw, "send-certificate-chain")),
+        cloud=cloud.name if cloud else None,
+        federated_audience=cloud.token_exchange_audience if cloud else PUBLIC_AUDIENCE,
+        expected_tenant=expected_tenant,
+        settings_file=Path(settings_file) if settings_file else None,
     )
 
 

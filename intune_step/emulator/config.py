@@ -32,6 +32,12 @@ class EmulatorConfig:
     # Subjects accepted in federated (non-self-signed) client assertions, e.g.
     # "repo:owner/name:ref:refs/heads/main". Self-signed assertions need sub == client_id.
     federated_subjects: tuple[str, ...] = ()
+    # Certificates uploaded to the app registration (PEM). When any is set, or a trusted
+    # subject, self-signed assertions must be signed by one of them (by x5t/x5t#S256), or by an
+    # x5c leaf whose subject (RFC 4514) is trusted (subject name + issuer auth). Empty: the
+    # signature is not checked.
+    client_certificates: tuple[str, ...] = ()
+    trusted_certificate_subjects: tuple[str, ...] = ()
 
     # State machines: how many GETs still see the pending state.
     upload_uri_pending_polls: int = 1
@@ -86,5 +92,9 @@ class EmulatorConfig:
                 raise ValueError(f"{name} must be 200 or 204")
         if self.page_size < 1 or self.token_lifetime_s < 1 or self.sas_lifetime_s < 1:
             raise ValueError("page_size, token_lifetime_s and sas_lifetime_s must be positive")
+        if self.client_certificates:
+            from .assertions import load_certificates
+
+            load_certificates(self.client_certificates)  # ValueError now, not per request
         if self.state_dir is not None and not isinstance(self.state_dir, Path):
             object.__setattr__(self, "state_dir", Path(self.state_dir))

@@ -8,6 +8,7 @@ import json
 import time
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .assertions import check_signed_assertion, load_certificates
 from .config import EmulatorConfig
 from .faults import Fault
 from .server import Request, Response
@@ -48,6 +49,7 @@ class LoginService:
         self.base_url = base_url
         self.graph_url = graph_url
         self.minter = TokenMinter(f"{base_url}/{tenant_id}/v2.0")
+        self.registered_certificates = load_certificates(config.client_certificates)
 
     @property
     def token_endpoint(self) -> str:
@@ -265,7 +267,7 @@ class LoginService:
         try:
             if assertion.startswith(("b'", 'b"')):
                 raise ValueError("a Python bytes literal was sent as text")
-            _, claims = decode_unverified(assertion)
+            header, claims = decode_unverified(assertion)
         except ValueError as exc:
             return entra_error(
                 400,
@@ -302,6 +304,15 @@ class LoginService:
                     f"The client assertion audience must be '{self.token_endpoint}'.",
                     request_id=rid,
                 )
+            if self.registered_certificates or self.config.trusted_certificate_subjects:
+                reason = check_signed_assertion(
+                    assertion,
+                    header,
+                    self.registered_certificates,
+                    self.config.trusted_certificate_subjects,
+                )
+                if reason is not None:
+                    return entra_error(401, "invalid_client", 700027, reason, request_id=rid)
             return None
         if sub in self.config.federated_subjects and FEDERATED_AUDIENCES.intersection(
             a for a in auds if isinstance(a, str)
