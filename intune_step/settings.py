@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from intune_step.assignments import Assignment, parse_assignments
 from intune_step.clouds import PUBLIC_AUDIENCE, Cloud, resolve_cloud
 from intune_step.credentials import choose_credential, credential_fields
 from intune_step.errors import SettingsError
@@ -22,6 +23,7 @@ TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 GRAPH_VERSIONS = ("beta", "v1.0")
 TRUE_WORDS = ("true", "True", "TRUE")
 FALSE_WORDS = ("false", "False", "FALSE", "")
+DEFAULT_LOCK_TIMEOUT = 1800  # seconds to wait for another run publishing the same app
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,20 @@ class PublishOptions:
     description: str | None = None
     publisher: str | None = None
     dry_run: bool = False
+    # Safe re-runs, assignments and metadata (publish.py, assignments.py, lock.py).
+    assignments: tuple[Assignment, ...] | None = None  # None: the input was not given
+    replace_assignments: bool = False
+    categories: tuple[str, ...] = ()
+    scope_tags: tuple[str, ...] | None = None
+    icon: Path | None = None
+    allow_downgrade: bool = False
+    lock_timeout: int = DEFAULT_LOCK_TIMEOUT
+    # App-type inputs (overrides.py, win32.py): what the file cannot say, or says wrongly.
+    win32: Win32Config | None = None
+    bundle_id: str | None = None
+    bundle_version: str | None = None
+    macos_app_type: str = "pkg"  # pkg: macOSPkgApp; lob: macOSLobApp (a .pkg only)
+    properties: Mapping[str, Any] = field(default_factory=dict)  # over the Graph body
 
 
 def _clean(raw: Mapping[str, str | None], name: str) -> str | None:
@@ -212,4 +228,57 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         description=_clean(raw, "description"),
         publisher=_clean(raw, "publisher"),
         dry_run=parse_bool("dry-run", _clean(raw, "dry-run")),
+        **_rerun_options(raw, workspace),
     )
+
+
+def _rerun_options(raw: Mapping[str, str | None], workspace: Path | None) -> dict[str, object]:
+    """The safe-re-run, assignment and metadata inputs, validated before any network call."""
+    icon = _clean(raw, "icon")
+    icon_path = Path(icon) if icon else None
+    if icon_path is not None and workspace is not None and not icon_path.is_absolute():
+        icon_path = workspace / icon_path
+    scope_tags = _scope_tags(_clean(raw, "scope-tags"), _clean(raw, "graph-version") or "beta")
+    timeout = _clean(raw, "lock-timeout")
+    if timeout is not None and not timeout.isdigit():
+        raise SettingsError(f"lock-timeout must be a whole number of seconds, not {timeout!r}",
+                            fix="set lock-timeout: 1800 (0 stops at once when another run "
+                            "is publishing the same app)")
+    return {
+        "assignments": parse_assignments(raw.get("assignments")),
+        "replace_assignments": parse_bool("replace-assignments",
+                                          _clean(raw, "replace-assignments")),
+        "categories": _names(_clean(raw, "categories")),
+        "scope_tags": scope_tags,
+        "icon": icon_path,
+        "allow_downgrade": parse_bool("allow-downgrade", _clean(raw, "allow-downgrade")),
+        "lock_timeout": int(timeout) if timeout is not None else DEFAULT_LOCK_TIMEOUT,
+    }
+
+
+def _names(text: str | None) -> tuple[str, ...]:
+    """Category names: one per line, or comma-separated on one line; duplicates dropped."""
+    if not text:
+        return ()
+    parts = text.splitlines() if "\n" in text else text.split(",")
+    names: dict[str, str] = {}
+    for part in parts:
+        name = part.strip().lstrip("-").strip()  # a YAML-style "- name" line works too
+        if name:
+            names.setdefault(name.casefold(), name)
+    return tuple(names.values())
+
+
+def _scope_tags(text: str | None, graph_version: str) -> tuple[str, ...] | None:
+    if not text:
+        return None
+    tags = tuple(dict.fromkeys(t for t in re.split(r"[\s,]+", text) if t))
+    bad = [t for t in tags if not t.isdigit()]
+    if bad:
+        raise SettingsError(f"scope-tags must be scope tag IDs (numbers), not {', '.join(bad)}",
+                            fix="use the IDs from Intune > Tenant administration > Roles > "
+                            "Scope tags (0 is Default)")
+    if graph_version != "beta":
+        raise SettingsError("scope-tags need graph-version beta (roleScopeTagIds is beta-only)",
+                            fix="set graph-version: beta, or remove scope-tags")
+    return tags

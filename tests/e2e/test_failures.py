@@ -92,7 +92,8 @@ def test_no_secret_or_token_in_anything_the_step_wrote(emulator: Emulator, tmp_p
         run_entrypoint(emulator, tmp_path, "app.ipa", client_secret="wrong-secret-value"),
     ]
     emulator.fail_next_commit()
-    runs.append(run_entrypoint(emulator, tmp_path, "app.ipa"))
+    build_ipa(tmp_path / "other.ipa", bundle_id="com.example.other")  # the same file is unchanged
+    runs.append(run_entrypoint(emulator, tmp_path, "other.ipa"))
     assert [r.returncode for r in runs] == [0, 0, 2, 2, 3]
     tokens = list(emulator.issued_tokens)
     assert tokens, "the emulator issued no token: the scan would prove nothing"

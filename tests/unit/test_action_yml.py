@@ -16,7 +16,7 @@ from intune_step.settings import build_options, build_settings
 INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
           "app-id", "display-name", "description", "publisher", "dry-run"]
 OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
-           "file-sha256"]
+           "file-sha256", "plan"]
 
 
 def test_the_interface_of_the_issue_is_declared() -> None:
@@ -44,6 +44,9 @@ def test_every_input_is_read_by_the_settings_code() -> None:
                "service-connection-id": "bbbbbbbb-2222-3333-4444-555555555555",
                "expected-tenant": "cccccccc-2222-3333-4444-555555555555",
                "settings-file": "ops/intune-step.yml",
+               "assignments": "- intent: available\n  target: all-users",
+               "replace-assignments": "true", "categories": "Business", "scope-tags": "0,7",
+               "icon": "icon.png", "allow-downgrade": "true", "lock-timeout": "5",
                "file": "b.ipa", "client-id": "99999999-2222-3333-4444-555555555555",
                "client-secret": "y" * 8,
                "auth-url": "https://login.microsoftonline.com/t2/oauth2/v2.0/token"}
