@@ -83,6 +83,16 @@ class ContentApi:
         if len(rest) == 1:
             if method == "GET":
                 return ctx.json(200, self._render_version(version))
+            if method == "DELETE":  # documented: "Delete mobileAppContent"
+                if app.committed_version == version.id:
+                    raise bad_request(
+                        f"The content version '{version.id}' is the app's committed content "
+                        "version and cannot be deleted."
+                    )
+                del app.versions[version.id]
+                for file in version.files.values():
+                    self._drop_blob(file)
+                return ctx.empty(204)
             raise method_not_allowed(method)
         if rest[1].lower() != "files":
             raise segment_error(rest[1])
