@@ -13,13 +13,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from intune_step.artifacts import read_artifact
 from intune_step.blob import BlockUploader
 from intune_step.ci.base import CIHost
 from intune_step.errors import EXIT_BUG, EXIT_OK, IntuneStepError
 from intune_step.graph import GraphClient
 from intune_step.http import make_client
 from intune_step.named_settings import apply_named_setting
+from intune_step.overrides import prepare
 from intune_step.publish import Publisher, version_label
 from intune_step.settings import Settings, build_options, build_settings
 from intune_step.signin import sign_in
@@ -64,7 +64,7 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
             setting_name = raw.get("setting-name") or setting_name
             settings = build_settings(raw, os.environ)
             options = build_options(raw, workspace)
-            meta = read_artifact(options.file)
+            meta = prepare(options, settings.graph_version, host.warning)  # file + overrides
             _describe_setting(settings, host)
             host.info(f"{meta.file_name}: {meta.app_type} {meta.identity} {version_label(meta)}")
             with make_client() as http:

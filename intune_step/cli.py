@@ -101,29 +101,34 @@ def check(**options: Any) -> None:
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the metadata record as JSON.")
 def inspect(file: Path, as_json: bool) -> None:
-    """Print the metadata read from FILE, offline."""
+    """Print the metadata read from FILE, offline (text, or the same record as JSON).
+
+    For a .intunewin it adds what a new Win32 app would get without a win32 input: the
+    defaults derived from an MSI inside, or which settings an EXE needs.
+    """
     try:
         meta = read_artifact(file)
     except IntuneStepError as exc:
         _fail(exc)
         return
     record = meta.to_json()
+    if meta.app_type == "win32LobApp":
+        from intune_step.win32 import describe
+
+        record["win32"] = describe(meta)
     if as_json:
         click.echo(json.dumps(record, indent=2, ensure_ascii=False))
         return
-    for key in ("appType", "fileName", "identity", "version", "build", "displayName",
-                "publisher"):
-        if record.get(key) is not None:
-            click.echo(f"{key}: {record[key]}")
-    if record["minimumOs"]:
-        click.echo(f"minimumOs: {record['minimumOs']['platform']} "
-                   f"{record['minimumOs']['version']}")
-    for key, value in record["properties"].items():
-        click.echo(f"properties.{key}: {json.dumps(value, ensure_ascii=False)}")
-    click.echo(f"content.size: {record['content']['size']}")
-    click.echo(f"content.sizeEncrypted: {record['content']['sizeEncrypted']}")
-    for key, value in record["details"].items():
-        click.echo(f"details.{key}: {json.dumps(value, ensure_ascii=False, default=str)}")
+    for key, value in record.items():
+        if isinstance(value, dict):  # one line per field: greppable, and nothing is hidden
+            for sub, item in value.items():
+                click.echo(f"{key}.{sub}: {_text(item)}")
+        elif value is not None:
+            click.echo(f"{key}: {_text(value)}")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 @main.command("ci")

@@ -530,7 +530,25 @@ def _top_level_apps(volume: HfsPlus, path: Path) -> list[App]:
             "bundle id and version cannot be read from it"
         )
     apps = [_read_app(volume, folder, path) for folder in folders[:MAX_APPS]]
-    return apps
+    return primary_first(apps, path.stem)
+
+
+def primary_first(apps: list[App], stem: str) -> list[App]:
+    """Put the app the image is named after first ("Suite 4.0.dmg" -> Suite.app): the catalog
+    lists apps alphabetically, which would make a helper app primary. Otherwise keep that
+    order; bundle-id can always name the primary."""
+    wanted = stem.lower()
+
+    def names_it(app: App) -> bool:  # "Suite", "Suite 4.0", "Suite-4.0", not "Suitehelper"
+        name = app.folder[: -len(".app")].lower()
+        rest = wanted[len(name) :]
+        return bool(name) and wanted.startswith(name) and not rest[:1].isalpha()
+
+    named = [app for app in apps if names_it(app)]
+    if not named:
+        return apps
+    primary = max(named, key=lambda app: len(app.folder))
+    return [primary, *(app for app in apps if app is not primary)]
 
 
 def _read_app(volume: HfsPlus, folder: Record, path: Path) -> App:

@@ -131,6 +131,22 @@ def test_many_apps_span_several_catalog_leaves(tmp_path: Path) -> None:
     assert len(included) == 61 and included[0]["bundleId"] == "com.x.alpha"
 
 
+@pytest.mark.parametrize(
+    ("image", "primary"),
+    [("Suite.dmg", "com.x.suite"), ("Suite 4.0.2.dmg", "com.x.suite"),
+     ("Suite-Helper-1.1.dmg", "com.x.helper"), ("Suitecase.dmg", "com.x.helper"),
+     ("installer.dmg", "com.x.helper")],
+)
+def test_the_app_the_image_is_named_after_is_primary(
+        tmp_path: Path, image: str, primary: str) -> None:
+    apps = {"Suite.app": info_plist("com.x.suite", "4.0.2", "12.0"),
+            "Suite-Helper.app": info_plist("com.x.helper", "1.1", "11.0")}
+    meta = read_dmg(build_dmg(tmp_path / image, apps=apps))
+    ids = [app["bundleId"] for app in meta.properties["includedApps"]]
+    assert meta.identity == ids[0] == primary  # else the catalog's order: by name
+    assert sorted(ids) == ["com.x.helper", "com.x.suite"]
+
+
 def test_binary_plist_and_numeric_version(tmp_path: Path) -> None:
     plist = plistlib.dumps(
         {"CFBundleIdentifier": "com.b", "CFBundleVersion": 42, "CFBundleName": "B"},

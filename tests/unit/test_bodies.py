@@ -1,0 +1,151 @@
+"""Graph bodies per Windows and macOS type: what the create, update and content-file calls send.
+
+Every create body is also put through the emulator's create-time rules (the required
+properties of each type, spec intune-protocol.md §2.2 and §6).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from intune_step.bodies import app_body, content_file_body, update_body
+from intune_step.emulator.apptypes import validate_new_app
+from intune_step.overrides import prepare
+from intune_step.samples.macos import build_dmg, build_pkg, info_plist
+from intune_step.samples.windows import build_intunewin, build_msix
+from intune_step.settings import PublishOptions, Settings, build_options, build_settings
+
+REPO = Path(__file__).resolve().parents[2]
+MSI = REPO / "tests" / "fixtures" / "windows" / "demo.msi"
+CODE = "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}"
+CREDENTIALS = {"client-id": "11111111-2222-3333-4444-555555555555", "client-secret": "x" * 8,
+               "auth-url": "https://login.microsoftonline.com/t1/oauth2/v2.0/token"}
+
+
+def settings(version: str = "beta") -> Settings:
+    return build_settings({**CREDENTIALS, "graph-version": version, "setting-name": "CI"})
+
+
+def options(path: Path, **inputs: str) -> PublishOptions:
+    return build_options({"file": str(path), **{k.replace("_", "-"): v
+                                                 for k, v in inputs.items()}}, path.parent)
+
+
+def make(tmp_path: Path, kind: str) -> Path:
+    if kind == "msi":
+        shutil.copy(MSI, tmp_path / "demo.msi")
+        return tmp_path / "demo.msi"
+    if kind in ("msix", "msixbundle"):
+        return build_msix(tmp_path / f"a.{kind}", name="Contoso.A", version="1.0.0.0",
+                          publisher="CN=Contoso", arch="x64,x86", min_version="10.0.19041.0",
+                          bundle=kind == "msixbundle")
+    if kind == "intunewin":
+        build_intunewin(tmp_path / "a.intunewin", setup_file="demo.msi",
+                        files={"demo.msi": MSI.read_bytes()}, name="Contoso Demo",
+                        msi_info={"MsiProductCode": CODE, "MsiProductVersion": "1.4.2"})
+        return tmp_path / "a.intunewin"
+    if kind == "exe":
+        build_intunewin(tmp_path / "e.intunewin", setup_file="setup.exe",
+                        files={"setup.exe": b"MZ"}, name="Tool")
+        return tmp_path / "e.intunewin"
+    if kind == "pkg":
+        return build_pkg(tmp_path / "a.pkg", bundle_id="com.x.a", version="1.2", min_os="11.0")
+    return build_dmg(tmp_path / "a.dmg", apps={"A.app": info_plist("com.x.a", "1.2", "14.1")})
+
+
+@pytest.mark.parametrize(
+    ("kind", "inputs", "odata"),
+    [
+        ("msi", {}, "windowsMobileMSI"),
+        ("msix", {}, "windowsUniversalAppX"),
+        ("msixbundle", {}, "windowsUniversalAppX"),
+        ("intunewin", {}, "win32LobApp"),
+        ("exe", {"win32": "install-command: a\nuninstall-command: b\ndetection-rules:\n"
+                          "  - registry: {key: 'HKLM\\SOFTWARE\\X'}"}, "win32LobApp"),
+        ("pkg", {}, "macOSPkgApp"),
+        ("pkg", {"macos_app_type": "lob"}, "macOSLobApp"),
+        ("dmg", {}, "macOSDmgApp"),
+    ],
+)
+def test_every_create_body_passes_the_emulators_rules(
+        tmp_path: Path, kind: str, inputs: dict[str, str], odata: str) -> None:
+    opts = options(make(tmp_path, kind), **inputs)
+    meta = prepare(opts)
+    body = app_body(meta, opts, settings())
+    assert body["@odata.type"] == f"#microsoft.graph.{odata}"
+    assert validate_new_app(odata, body) is None, body
+    if odata not in ("win32LobApp", "windowsMobileMSI"):  # neither has the flag object
+        flags = body["minimumSupportedOperatingSystem"]
+        assert sum(1 for k, v in flags.items() if not k.startswith("@") and v) == 1
+
+
+def test_windows_type_fields(tmp_path: Path) -> None:
+    msi = app_body(prepare(options(make(tmp_path, "msi"))), options(make(tmp_path, "msi")),
+                   settings())
+    assert (msi["productCode"], msi["productVersion"], msi["identityVersion"]) == (
+        CODE, "1.4.2", "1.4.2")
+    assert msi["useDeviceContext"] is True and "minimumSupportedOperatingSystem" not in msi
+    appx_opts = options(make(tmp_path, "msixbundle"))
+    appx = app_body(prepare(appx_opts), appx_opts, settings())
+    assert appx["isBundle"] is True and appx["applicableArchitectures"] == "x86,x64"
+    assert appx["minimumSupportedOperatingSystem"] == {"v10_2004": True}  # build 19041
+    # a manifest without MinVersion still gets the one flag Intune wants: Windows 10
+    meta = dataclasses.replace(prepare(appx_opts), minimum_os=None)
+    assert app_body(meta, appx_opts, settings())["minimumSupportedOperatingSystem"] == {
+        "v10_0": True}
+
+
+def test_win32_bodies(tmp_path: Path) -> None:
+    opts = options(make(tmp_path, "intunewin"), publisher="Contoso IT")
+    meta = prepare(opts)
+    body = app_body(meta, opts, settings())
+    for key in ("fileName", "setupFilePath", "installCommandLine", "uninstallCommandLine",
+                "installExperience", "returnCodes", "rules", "applicableArchitectures",
+                "minimumSupportedWindowsRelease", "msiInformation", "displayVersion"):
+        assert key in body, key
+    assert body["fileName"] == "IntunePackage.intunewin" and body["publisher"] == "Contoso IT"
+    assert "minimumSupportedOperatingSystem" not in body and "detectionRules" not in body
+    update = update_body(meta, opts, settings())
+    assert update["rules"] == body["rules"] and update["publisher"] == "Contoso IT"
+    assert "returnCodes" not in update and "displayName" not in update  # not given: kept
+    content = content_file_body(meta)
+    assert content["name"] == "IntunePackage.intunewin" and content["manifest"] is None
+    assert content["size"] == meta.content.size and content["sizeEncrypted"] == (
+        meta.content.size_encrypted)
+    assert content["size"] < content["sizeEncrypted"]
+    exe = options(make(tmp_path, "exe"), app_id="aaaaaaaa-2222-3333-4444-555555555555")
+    exe_update = update_body(prepare(exe), exe, settings())
+    assert "rules" not in exe_update and "installCommandLine" not in exe_update
+    assert exe_update["setupFilePath"] == "setup.exe" and exe_update["msiInformation"] is None
+
+
+def test_macos_minimum_os_defaults_to_the_lowest_flag(tmp_path: Path) -> None:
+    component = build_pkg(tmp_path / "c.pkg", bundle_id="com.x.c", version="1", min_os="11.0",
+                          shape="component")
+    opts = options(component)
+    for version in ("beta", "v1.0"):
+        body = app_body(prepare(opts, graph_version="beta"), opts, settings(version))
+        assert body["minimumSupportedOperatingSystem"] == {
+            "@odata.type": "#microsoft.graph.macOSMinimumOperatingSystem", "v10_7": True}
+    dmg_opts = options(make(tmp_path, "dmg"))
+    assert app_body(prepare(dmg_opts), dmg_opts, settings())[
+        "minimumSupportedOperatingSystem"]["v14_0"] is True  # LSMinimumSystemVersion 14.1
+
+
+def test_properties_are_merged_last(tmp_path: Path) -> None:
+    opts = options(make(tmp_path, "pkg"), description="From input", properties=(
+        "description: From properties\nminimumSupportedOperatingSystem: {v13_0: true}\n"
+        "ignoreVersionDetection: true\nroleScopeTagIds: ['0', '7']"))
+    meta = prepare(opts)
+    body = app_body(meta, opts, settings())
+    assert body["description"] == "From properties"
+    assert body["minimumSupportedOperatingSystem"] == {"v13_0": True}  # replaced, not merged
+    assert body["ignoreVersionDetection"] is True and body["roleScopeTagIds"] == ["0", "7"]
+    assert body["primaryBundleId"] == "com.x.a"
+    update = update_body(meta, opts, settings())
+    assert update["ignoreVersionDetection"] is True and update["description"] == (
+        "From properties")
