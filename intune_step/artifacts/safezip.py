@@ -16,6 +16,11 @@ from intune_step.errors import ArtifactError
 
 MAX_MEMBER_BYTES = 16 * 1024 * 1024  # metadata files are small; refuse more than this
 MAX_MEMBERS = 200_000
+# zipfile reads the whole central directory into memory on open; ~300 bytes an entry
+MAX_CENTRAL_DIRECTORY = 64 * 1024 * 1024
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory record
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_EOCD = struct.Struct("<4sQ2H2L4Q")
 
 # What zipfile lets through on a corrupt archive: a damaged deflate stream (zlib.error), a
 # bogus "version needed" or compression method (NotImplementedError), a short read
@@ -41,6 +46,13 @@ def damaged(kind: str) -> str:
 
 def open_zip(path: Path, kind: str) -> zipfile.ZipFile:
     """Open ``path`` as a ZIP, or raise ArtifactError naming ``kind`` (e.g. "IPA")."""
+    directory = central_directory_size(path)
+    if directory is not None and directory > MAX_CENTRAL_DIRECTORY:
+        raise ArtifactError(
+            f"{path.name}: the {kind}'s central directory claims {directory} bytes, more than "
+            f"the {MAX_CENTRAL_DIRECTORY} allowed",
+            fix=damaged(kind),
+        )
     try:
         archive = zipfile.ZipFile(path)
     except DECODE_ERRORS as exc:
@@ -59,6 +71,36 @@ def open_zip(path: Path, kind: str) -> zipfile.ZipFile:
     for info in infos:
         check_member_name(path, info.filename)
     return archive
+
+
+def central_directory_size(path: Path) -> int | None:
+    """The central directory's size as the end records state it (zip64 too), read from the
+    file's tail before zipfile loads the directory whole; None when no record is found (then
+    zipfile's own refusal applies)."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fp:
+            start = max(0, size - (_EOCD.size + 0xFFFF))
+            fp.seek(start)
+            tail = fp.read()
+            at = tail.rfind(b"PK\x05\x06")
+            if at < 0 or at + _EOCD.size > len(tail):
+                return None
+            fields = _EOCD.unpack_from(tail, at)
+            if fields[5] != 0xFFFFFFFF and fields[4] != 0xFFFF:
+                return int(fields[5])
+            if at < _ZIP64_LOCATOR.size:
+                return None
+            locator = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
+            if locator[0] != b"PK\x06\x07" or locator[2] + _ZIP64_EOCD.size > size:
+                return None
+            fp.seek(locator[2])
+            record = fp.read(_ZIP64_EOCD.size)
+            if len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
+                return None
+            return int(_ZIP64_EOCD.unpack(record)[8])
+    except OSError:
+        return None
 
 
 def check_member_name(path: Path, name: str) -> None:
