@@ -20,8 +20,8 @@ from ..certs import CertKit, make_cert
 from .helpers import Api
 
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-REGISTERED = make_cert("CN=registered", seed=0)
-OTHER = make_cert("CN=other", seed=1)
+REGISTERED = make_cert("registered", seed=0)
+OTHER = make_cert("other", seed=1)
 CA = make_cert("Contoso Issuing CA", seed=2, ca=True)
 SNI_LEAF = make_cert("intune-step.contoso.com", seed=3, issuer=CA)
 

@@ -8,10 +8,11 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from intune_step.auth import MsalHttpClient, TokenProvider
+from intune_step.credentials import ClientCredential
 from intune_step.errors import AuthError
 from intune_step.events import RecordingReporter
 from intune_step.http import make_client
-from intune_step.settings import Settings
+from intune_step.settings import Settings, build_settings
 
 from .conftest import LOGIN, SECRET, TOKEN, add_discovery, add_token
 
@@ -85,3 +86,23 @@ def test_assertion_bytes_are_posted_as_text(httpx_mock: HTTPXMock) -> None:
     body = httpx_mock.get_requests()[0].content.decode()
     assert "client_assertion=eyJhbGciOi.x.y" in body
     assert "b%27" not in body
+
+
+def test_unknown_entra_errors_get_the_fix_of_the_credential_in_use(
+    httpx_mock: HTTPXMock,
+) -> None:
+    add_discovery(httpx_mock)
+    httpx_mock.add_response(
+        method="POST", url=f"{LOGIN}/oauth2/v2.0/token", status_code=401,
+        json={"error": "invalid_client", "error_codes": [1234567],
+              "error_description": "AADSTS1234567: Something new.\r\nTrace ID: t"})
+    settings = build_settings({"client-id": "11111111-2222-3333-4444-555555555555",
+                               "auth-url": f"{LOGIN}/oauth2/v2.0/token",
+                               "certificate-file": "c.pem"})
+    credential = ClientCredential("certificate", {"client_assertion": lambda: "a.b.c"}, "cert")
+    with make_client() as http, pytest.raises(AuthError) as caught:
+        TokenProvider(settings, http, RecordingReporter(), credential).token()
+    line = caught.value.one_line()
+    assert "AADSTS1234567: Something new." in line
+    assert "this certificate is uploaded to the app registration" in line
+    assert "client-secret" not in line
