@@ -128,10 +128,11 @@ def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
     name = _text(raw, "setting-name") or settings_file.default
     shown = _shown(path, workspace)
     if name is None:
+        names = ", ".join(settings_file.entries) or "(none yet)"
         if given_file:
             raise SettingsError(f"settings-file {shown} is set but no entry is selected",
-                                fix=f"set setting-name to one of: "
-                                    f"{', '.join(settings_file.entries) or '(none yet)'}")
+                                fix=f"set setting-name to one of: {names}")
+        reporter.info(f"{shown} is not used: no setting-name picks one of its entries ({names})")
         return dict(raw)
     entry = settings_file.entries.get(name)
     if entry is None:

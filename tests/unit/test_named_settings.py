@@ -97,7 +97,11 @@ def test_without_a_file_setting_name_is_only_a_label(tmp_path: Path) -> None:
 
 def test_a_file_without_default_and_no_setting_name_changes_nothing(tmp_path: Path) -> None:
     text = FILE.replace("default: staging\n", "")
-    assert apply(workspace(tmp_path, text), {"client-id": PROD_ID}) == {"client-id": PROD_ID}
+    reporter = RecordingReporter()
+    assert apply(workspace(tmp_path, text), {"client-id": PROD_ID},
+                 reporter=reporter) == {"client-id": PROD_ID}
+    assert reporter.lines == ["intune-step.yml is not used: no setting-name picks one of its "
+                              "entries (production, staging)"]
     with pytest.raises(SettingsError, match="no entry is selected") as caught:
         apply(workspace(tmp_path, text), {"settings-file": DEFAULT_FILE})
     assert "production, staging" in caught.value.one_line()
