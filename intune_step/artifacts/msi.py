@@ -22,6 +22,9 @@ from intune_step.errors import ArtifactError
 
 MAX_STREAM_BYTES = 16 * 1024 * 1024  # string pools of real MSIs are well under this
 MAX_STRINGS = 1_000_000
+# olefile keeps the whole FAT in memory: 1/128 of the file with 512-byte sectors, so this
+# allows 8 GiB MSIs (Intune's ceiling) and refuses a header that claims more.
+MAX_FAT_BYTES = 64 * 1024 * 1024
 _NAME_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"
 _GUID = re.compile(r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
 FIX = "check that the build produced a complete .msi (e.g. `msiinfo export x.msi Property`)"
@@ -141,6 +144,7 @@ def _read_tables(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
     try:
         if not olefile.isOleFile(str(path)):
             raise ArtifactError(f"{path.name}: not an MSI (no OLE compound-file header)", fix=FIX)
+        _check_fat_size(path)
         with olefile.OleFileIO(str(path)) as ole:
             pool = _stream(ole, "_StringPool", path)
             data = _stream(ole, "_StringData", path)
@@ -154,6 +158,23 @@ def _read_tables(path: Path) -> tuple[dict[str, str], dict[str, Any]]:
         ) from exc
     strings, ref_size = _string_pool(pool, data, path)
     return _property_table(table, strings, ref_size, path), summary
+
+
+def _check_fat_size(path: Path) -> None:
+    """Refuse before olefile loads a FAT larger than MAX_FAT_BYTES (header: sector shift at
+    0x1E, number of FAT sectors at 0x2C)."""
+    with path.open("rb") as fp:
+        header = fp.read(0x30)
+    shift = struct.unpack_from("<H", header, 0x1E)[0]
+    fat_sectors = struct.unpack_from("<I", header, 0x2C)[0]
+    if shift not in (9, 12):
+        raise ArtifactError(f"{path.name}: the MSI's sector size 2^{shift} is invalid", fix=FIX)
+    if fat_sectors << shift > MAX_FAT_BYTES:
+        raise ArtifactError(
+            f"{path.name}: the MSI claims a {fat_sectors << shift}-byte allocation table, more "
+            f"than the {MAX_FAT_BYTES} allowed",
+            fix=FIX,
+        )
 
 
 def _stream(ole: olefile.OleFileIO, table: str, path: Path) -> bytes:

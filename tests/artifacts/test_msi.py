@@ -195,6 +195,15 @@ def test_empty_file(tmp_path: Path) -> None:
     refused(copy(tmp_path, b""), "not an MSI")
 
 
+def test_a_claimed_allocation_table_past_the_cap_is_refused_before_olefile(
+        tmp_path: Path) -> None:
+    data = bytearray(FIXTURE.read_bytes())
+    struct.pack_into("<I", data, 0x2C, 200_000)  # 200k FAT sectors: a 100 MB table
+    refused(copy(tmp_path, bytes(data)), "claims a 102400000-byte allocation table")
+    struct.pack_into("<H", data, 0x1E, 30)
+    refused(copy(tmp_path, bytes(data), "s.msi"), "sector size 2\\^30 is invalid")
+
+
 def test_missing_property_table(tmp_path: Path) -> None:
     data = FIXTURE.read_bytes()
     name = table_stream_name("Property").encode("utf-16-le")
