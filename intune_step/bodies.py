@@ -73,7 +73,8 @@ def type_fields(meta: AppMetadata, options: PublishOptions, settings: Settings, 
     """The fields of ``meta``'s Graph type, shared by the create and update bodies."""
     fields: dict[str, Any] = dict(meta.properties)
     if meta.app_type == "win32LobApp":
-        fields.update(win32_plan(meta, options.win32, creating=creating))
+        fields.update(win32_plan(meta, options.win32, creating=creating,
+                                 graph_version=settings.graph_version))
     flags = minimum_os(meta, settings.graph_version)
     if flags is not None:
         fields["minimumSupportedOperatingSystem"] = flags

@@ -97,7 +97,8 @@ def prepare(options: PublishOptions, graph_version: str = "beta",
     if options.macos_app_type == "lob":
         meta = as_macos_lob(meta)
     if meta.app_type == "win32LobApp":
-        plan(meta, options.win32, creating=options.app_id is None)  # refuses what cannot work
+        plan(meta, options.win32, creating=options.app_id is None,  # refuses what cannot work
+             graph_version=graph_version)
     if meta.app_type in BETA_ONLY_TYPES and graph_version != "beta":
         raise SettingsError(
             f"{meta.app_type} exists only in Graph beta, but graph-version is {graph_version}",

@@ -476,16 +476,22 @@ def product_code_rule(code: str, version: str | None) -> dict[str, Any]:
     }
 
 
-def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True
-         ) -> dict[str, Any]:
+def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True,
+         graph_version: str = "beta") -> dict[str, Any]:
     """The win32LobApp fields no file holds, from the input and the package's MSI facts.
 
     ``creating``: a new app needs command lines and a detection rule, and gets the default
     install experience, return codes, architectures and minimum release. An update sends what
     the input gives plus what follows from the new package (an MSI's product code), so
-    settings made in the admin center survive.
+    settings made in the admin center survive. ``maxRunTimeInMinutes`` exists in beta only.
     """
     config = config or Win32Config()
+    if config.max_run_minutes is not None and graph_version != "beta":
+        raise BadInputError(
+            f"win32 max-run-minutes is a Graph beta property, but graph-version is "
+            f"{graph_version}",
+            fix="set graph-version: beta, or remove max-run-minutes",
+        )
     setup = str(meta.properties.get("setupFilePath") or "")
     msi = msi_facts(meta)
     install, uninstall, detection = config.install_command, config.uninstall_command, None
@@ -519,8 +525,10 @@ def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True
         fields["installExperience"] = {
             "runAsAccount": context,
             "deviceRestartBehavior": config.restart_behavior or "basedOnReturnCode",
-            "maxRunTimeInMinutes": config.max_run_minutes or DEFAULT_RUN_MINUTES,
         }
+        if graph_version == "beta":
+            fields["installExperience"]["maxRunTimeInMinutes"] = (config.max_run_minutes
+                                                                  or DEFAULT_RUN_MINUTES)
     if creating or config.return_codes:
         fields["returnCodes"] = [dict(c) for c in (config.return_codes or DEFAULT_RETURN_CODES)]
     if creating or config.architectures:

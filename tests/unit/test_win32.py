@@ -230,6 +230,15 @@ def test_an_update_keeps_what_the_admin_set(tmp_path: Path) -> None:
             "requirement-rules: [{file: {path: a, name: b}}]"), creating=False)
 
 
+def test_max_run_minutes_is_beta_only(tmp_path: Path) -> None:
+    v1 = plan(msi_package(tmp_path), None, graph_version="v1.0")
+    assert v1["installExperience"] == {"runAsAccount": "system",
+                                       "deviceRestartBehavior": "basedOnReturnCode"}
+    with pytest.raises(BadInputError, match="max-run-minutes is a Graph beta property") as err:
+        plan(msi_package(tmp_path), parse_win32("max-run-minutes: 30"), graph_version="v1.0")
+    assert "graph-version: beta" in (err.value.fix or "")
+
+
 def test_describe_for_inspect(tmp_path: Path) -> None:
     assert describe(msi_package(tmp_path))["installCommandLine"] == 'msiexec /i "app.msi" /qn'
     exe = describe(exe_package(tmp_path))
