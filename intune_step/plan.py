@@ -78,7 +78,7 @@ class Plan:
         what = {
             "create": f"create {self.app_type} '{self.display_name}' {self.version}",
             "resume": f"finish publishing {self.app_type} {self.app_id} ('{self.display_name}'), "
-                      f"left unpublished by an earlier run, with {self.version}",
+                      f"which has no committed content yet, with {self.version}",
             "update": f"upload {self.version} as a new content version of {self.app_id} "
                       f"('{self.display_name}', now {self.current_version or 'unknown'})",
             "unchanged": f"keep {self.app_id} ('{self.display_name}'): {self.version} with "
