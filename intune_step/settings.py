@@ -11,12 +11,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 from intune_step.assignments import Assignment, parse_assignments
 from intune_step.clouds import PUBLIC_AUDIENCE, Cloud, resolve_cloud
 from intune_step.credentials import choose_credential, credential_fields
 from intune_step.errors import SettingsError
+from intune_step.overrides import options_from_inputs
+from intune_step.win32 import Win32Config
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
@@ -229,6 +232,7 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         publisher=_clean(raw, "publisher"),
         dry_run=parse_bool("dry-run", _clean(raw, "dry-run")),
         **_rerun_options(raw, workspace),
+        **options_from_inputs(raw, workspace),
     )
 
 
