@@ -6,7 +6,7 @@
   loose PNG) gets none: reading the compiled asset catalog is out of scope.
 - MSIX/AppX: ``Square150x150Logo``, else ``Logo``, else ``Square44x44Logo``, with their
   ``.scale-N``/``.targetsize-N`` variants; the largest wins. In a bundle, the first app
-  package's.
+  package (by name) that has one.
 - APK and the other types: none from the file (an APK's launcher icon is a resource id that
   needs resources.arsc, often an adaptive-icon XML); use the `icon` input.
 
@@ -142,14 +142,15 @@ def _msix_icon(meta: AppMetadata) -> tuple[Icon | None, str]:
         names = outer.namelist()
         if "AppxManifest.xml" in names:
             found = _package_logo(outer, meta.file_name)
-        else:
-            inner = next((n for n in names if n.lower().endswith((".msix", ".appx"))
-                          and "/" not in n and _QUALIFIER.search(n) is None
-                          and outer.getinfo(n).file_size <= MAX_INNER_PACKAGE), None)
-            if inner is None:
-                return None, f"no icon: {meta.file_name} holds no app package with a logo"
-            with outer.open(inner) as handle, zipfile.ZipFile(handle) as package:
-                found = _package_logo(package, f"{meta.file_name}:{inner}")
+        else:  # a bundle: the first app package (not a resource pack) that has a logo
+            found = None
+            for inner in sorted(n for n in names if n.lower().endswith((".msix", ".appx"))
+                                and "/" not in n and _QUALIFIER.search(n) is None
+                                and outer.getinfo(n).file_size <= MAX_INNER_PACKAGE):
+                with outer.open(inner) as handle, zipfile.ZipFile(handle) as package:
+                    found = _package_logo(package, f"{meta.file_name}:{inner}")
+                if found is not None:
+                    break
     if found is None:
         return None, f"no icon: the logo files named in {meta.file_name} are not PNGs it holds"
     source, data = found
