@@ -420,3 +420,35 @@ def test_bad_app_type_inputs_are_refused_before_any_write(
     errors = error_lines(run)
     assert len(errors) == 1 and expected in errors[0], run.printed
     assert emulator.write_requests() == []
+
+
+# --- updates -------------------------------------------------------------------------------
+
+
+@pytest.mark.e2e
+def test_a_new_msi_build_updates_the_derived_win32_fields_and_keeps_the_rest(
+        emulator: Emulator, tmp_path: Path) -> None:
+    """An update sends what follows from the new package (detection rule version, MSI facts,
+    display version) and what the input gives; settings not given are left as they are."""
+    _msi_intunewin(tmp_path / "demo.intunewin")
+    first = run_entrypoint(emulator, tmp_path, "demo.intunewin",
+                           win32="restart-behavior: force\nmax-run-minutes: 20")
+    app = published(emulator, first, "#microsoft.graph.win32LobApp")
+    info = build_intunewin(tmp_path / "demo.intunewin", setup_file="demo.msi",
+                           files={"demo.msi": MSI.read_bytes() + b"v2"}, name="Contoso Demo",
+                           msi_info={**MSI_INFO, "MsiProductVersion": "1.4.3"})
+    second = run_entrypoint(emulator, tmp_path, "demo.intunewin", app_id=app["id"],
+                            win32="install-command: msiexec /i \"demo.msi\" /qn REBOOT=R")
+    assert second.returncode == 0, second.printed
+    assert second.outputs["operation"] == "updated" and second.outputs["app-id"] == app["id"]
+    updated = emulator.app(app["id"])
+    assert updated is not None and updated["committedContentVersion"] == "2"
+    assert [r["productVersion"] for r in updated["rules"]] == ["1.4.3"]
+    assert updated["msiInformation"]["productVersion"] == "1.4.3"
+    assert updated["displayVersion"] == "1.4.3"
+    assert updated["installCommandLine"] == 'msiexec /i "demo.msi" /qn REBOOT=R'
+    # not given this time, so what the first run (or an admin) set is kept
+    assert updated["installExperience"]["deviceRestartBehavior"] == "force"
+    assert updated["installExperience"]["maxRunTimeInMinutes"] == 20
+    assert emulator.committed_content(app["id"]) == inner_payload(tmp_path / "demo.intunewin",
+                                                                  info)
