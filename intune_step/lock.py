@@ -181,16 +181,17 @@ class AppLock:
             return app
 
     def patch(self, body: dict[str, Any], what: str, content: ContentTag | None = None,
-              release: bool = False) -> dict[str, Any]:
-        """PATCH ``body`` plus notes (our content tag, lock kept or dropped), while held."""
+              release: bool = False, user_notes: str | None = None) -> dict[str, Any]:
+        """PATCH ``body`` plus notes (our content tag, lock kept or dropped), while held.
+        ``user_notes`` replaces the user's part of the notes; None keeps it."""
         if release:
             self._halt()  # outside the mutex: the heartbeat may be waiting for it
         with self._mutex:
             app = self._read()
             self._require(app)
-            notes = app.get("notes")
+            notes = app.get("notes") if user_notes is None else user_notes
             lock = None if release else self.tag()
-            current = content or content_tag(notes)
+            current = content or content_tag(app.get("notes"))
             new_notes = compose(notes, current, lock) if current else with_lock(notes, lock)
             self._patcher(app, {**body, "notes": new_notes}, what)
             return app

@@ -34,8 +34,15 @@ from intune_step.graph import GraphClient
 from intune_step.icon import Icon, from_artifact, from_file
 from intune_step.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
 from intune_step.lookup import APPS, AppFinder, graph_type, identity_fields
-from intune_step.marker import ContentTag, LockTag, compose, content_tag, lock_tag
-from intune_step.plan import Plan, changes, same_value
+from intune_step.marker import (
+    ContentTag,
+    LockTag,
+    compose,
+    content_tag,
+    lock_tag,
+    user_notes,
+)
+from intune_step.plan import FieldChange, Plan, changes, same_value
 from intune_step.preflight import check_file, check_version
 from intune_step.settings import PublishOptions, Settings
 from intune_step.versions import VERSION_FIELDS
@@ -260,6 +267,9 @@ class Publisher:
         if plan.upload:
             plan.content_changes = changes(app, self._content_body(meta, options, app))
         plan.metadata = changes(app, self._metadata_wanted(run, app))
+        notes = self._notes_wanted(run)
+        if notes is not None and user_notes(app.get("notes")) != notes.rstrip():
+            plan.metadata.append(FieldChange("notes", user_notes(app.get("notes")), notes))
         plan.notes += self._icon_notes(run, app)
         if run.categories:
             plan.categories = cat_mod.plan(run.categories, cat_mod.current(self.graph, app_id))
@@ -274,16 +284,24 @@ class Publisher:
                       app: dict[str, Any]) -> dict[str, Any]:
         """What goes with committedContentVersion: the fields that describe the content."""
         body = {k: v for k, v in update_body(meta, options, self.settings).items()
-                if k not in PRESENTATION}
+                if k not in PRESENTATION and k != "notes"}
         body["@odata.type"] = app.get("@odata.type") or meta.odata_type
         return body
 
     def _metadata_wanted(self, run: _Run, app: dict[str, Any] | None) -> dict[str, Any]:
-        """Names the user set, plus icon and scope tags: applied once published."""
-        wanted = {k: v for k, v in update_body(run.meta, run.options, self.settings).items()
-                  if k in PRESENTATION}
+        """Names and `properties` the user set, icon and scope tags: applied once published,
+        and on every run, so an unchanged file still brings them in line."""
+        body = update_body(run.meta, run.options, self.settings)
+        keys = set(PRESENTATION) | set(run.options.properties)
+        wanted = {k: v for k, v in body.items() if k in keys and k != "notes"}
         wanted.update(self._extras(run, app))
         return wanted
+
+    @staticmethod
+    def _notes_wanted(run: _Run) -> str | None:
+        """The user's own notes when `properties` sets them (our tags are kept after them)."""
+        value = run.options.properties.get("notes")
+        return None if value is None else str(value)
 
     def _extras(self, run: _Run, app: dict[str, Any] | None) -> dict[str, Any]:
         extras: dict[str, Any] = {}
@@ -546,10 +564,14 @@ class Publisher:
                     self.reporter.info(f"Assignment {line}")
         wanted = self._metadata_wanted(run, app)
         body = {c.field: wanted[c.field] for c in changes(app, wanted)}
-        lock.patch(body, "update the app's metadata" if body else "unlock the app",
-                   release=True)
-        if body:
-            self.reporter.info("Updated " + ", ".join(sorted(body)))
+        notes = self._notes_wanted(run)
+        updated = sorted(body)
+        if notes is not None and user_notes(app.get("notes")) != notes.rstrip():
+            updated.append("notes")
+        lock.patch(body, "update the app's metadata" if updated else "unlock the app",
+                   release=True, user_notes=notes)
+        if updated:
+            self.reporter.info("Updated " + ", ".join(updated))
 
     def _verify(self, run: _Run, app_id: str, cv: str) -> dict[str, Any]:
         """Read the app back: the committed version, its state, version and identity fields,

@@ -504,6 +504,32 @@ def test_assignments_categories_scope_tags_and_icon(emulator: Emulator, tmp_path
 
 
 @pytest.mark.e2e
+def test_notes_and_fields_set_through_properties_are_kept_in_line(emulator: Emulator,
+                                                                  tmp_path: Path) -> None:
+    ipa(tmp_path, "10")
+    properties = "notes: Owned by the mobile team\nowner: Mobile"
+    first = run_entrypoint(emulator, tmp_path, "app.ipa", properties=properties)
+    assert first.returncode == 0, first.printed
+    app_id = first.outputs["app-id"]
+    notes = emulator.app(app_id)["notes"]
+    assert notes.startswith("Owned by the mobile team\n[intune-step:iosLobApp:")
+    assert content_tag(notes).content_version == "1"
+
+    before = len(emulator.write_requests())
+    same = run_entrypoint(emulator, tmp_path, "app.ipa", properties=properties)
+    assert same.outputs["operation"] == "unchanged" and writes_during(emulator, before) == []
+
+    changed = run_entrypoint(emulator, tmp_path, "app.ipa",
+                             properties="notes: Owned by ops\nowner: Ops")
+    assert changed.returncode == 0, changed.printed
+    assert changed.outputs["operation"] == "unchanged"
+    app = emulator.app(app_id)
+    assert app["owner"] == "Ops"
+    assert app["notes"].startswith("Owned by ops\n[intune-step:iosLobApp:")
+    assert content_tag(app["notes"]) == content_tag(notes)  # still found, still unchanged
+
+
+@pytest.mark.e2e
 def test_an_unknown_category_is_refused_before_any_write(emulator: Emulator,
                                                          tmp_path: Path) -> None:
     ipa(tmp_path, "10")
