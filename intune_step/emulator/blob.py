@@ -120,14 +120,16 @@ class BlobService:
         if not bps:
             yield from request.iter_body(CHUNK)
             return
-        # A per-connection pacing clock, so parallel connections each get ``bps``.
+        # A clock per request (one connection carries one request at a time), so parallel
+        # connections each get ``bps``. It runs from the first body byte and is never reset,
+        # so time this process spends handling the data is not taken off the link as well.
         chunk = max(4096, min(CHUNK, bps // 20))
+        started, received = time.monotonic(), 0
         for data in request.iter_body(chunk):
-            now = time.monotonic()
-            due = max(request.conn.get("pace", now), now) + len(data) / bps
-            request.conn["pace"] = due
-            if due > now:
-                time.sleep(due - now)
+            received += len(data)
+            wait = started + received / bps - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
             yield data
 
     # --- operations ----------------------------------------------------------------------
