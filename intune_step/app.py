@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from intune_step.blob import BlockUploader
+from intune_step.batch import prepare_all, run_several
+from intune_step.blob import DEFAULT_IN_FLIGHT, BlockUploader
 from intune_step.ci.base import CIHost
 from intune_step.errors import EXIT_BUG, EXIT_OK, IntuneStepError
 from intune_step.graph import GraphClient
@@ -64,16 +65,26 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
             setting_name = raw.get("setting-name") or setting_name
             settings = build_settings(raw, os.environ)
             options = build_options(raw, workspace)
-            meta = prepare(options, settings.graph_version, host.warning)  # file + overrides
+            metas = prepare_all(options.files, options,  # every file + overrides, read first
+                                lambda o: prepare(o, settings.graph_version, host.warning))
+            meta = metas[0]
             _describe_setting(settings, host)
-            host.info(f"{meta.file_name}: {meta.app_type} {meta.identity} {version_label(meta)}")
-            with make_client() as http:
+            for item in metas:
+                host.info(f"{item.file_name}: {item.app_type} {item.identity} "
+                          f"{version_label(item)}")
+            in_flight = _int_env("INTUNE_PARALLEL", DEFAULT_IN_FLIGHT)
+            with make_client(max_connections=in_flight + 8) as http:
                 # Sign in, and check tenant and permission, before anything touches Intune.
                 tokens, _ = sign_in(settings, http, host, os.environ, workspace or Path.cwd())
                 graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
                                     host)
-                uploader = BlockUploader(http, host, in_flight=_int_env("INTUNE_PARALLEL", 6),
+                uploader = BlockUploader(http, host, in_flight=in_flight,
                                          block_size=_int_env("INTUNE_BLOCK_SIZE", 0) or None)
+                if options.several:  # a list or pattern: batch.py reports each artifact
+                    return run_several(
+                        metas, options, settings, host,
+                        lambda m, o, r: Publisher(settings, graph, uploader, r).publish(m, o),
+                        workspace, on_cancel=uploader.cancel)
                 result = Publisher(settings, graph, uploader, host).publish(meta, options)
         host.set_outputs(result.outputs())
         host.summary(success_markdown(result, meta, settings))

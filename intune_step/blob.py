@@ -333,8 +333,17 @@ class BlockUploader:
         self._in_flight = max(1, in_flight)
         self._retry = retry or RetryPolicy(attempts=6, base_delay=1.0, max_delay=30.0)
         self._renew_lock = threading.Lock()
+        self._cancelled = threading.Event()
         self.pool = pool or BufferPool(
             pool_budget(self._in_flight, max(self._block_size or 0, DEFAULT_BLOCK)))
+
+    def cancel(self) -> None:
+        """Stop every upload at its next block (the job is being cancelled): each raises
+        UploadError, so the publish that started it cleans up as after any failure."""
+        self._cancelled.set()
+
+    def _stopping(self, abort: threading.Event | None) -> bool:
+        return self._cancelled.is_set() or (abort is not None and abort.is_set())
 
     # -- one block ------------------------------------------------------------------------
     def _put(self, target: UploadTarget, query: str, data: bytes | memoryview,
@@ -354,7 +363,7 @@ class BlockUploader:
                     headers={"Content-Type": content_type, "Content-Length": str(len(data))},
                 )
             except httpx.TransportError as exc:
-                if attempt >= self._retry.attempts or (abort and abort.is_set()):
+                if attempt >= self._retry.attempts or self._stopping(abort):
                     raise UploadError(
                         f"blob upload failed: {type(exc).__name__} after {attempt} attempts",
                         fix="check network access to Azure Storage (*.blob.core.windows.net); "
@@ -378,7 +387,7 @@ class BlockUploader:
                 continue
             request_id = response.headers.get("x-ms-request-id", "-")
             if response.status_code in (408, 429, 500, 502, 503, 504) and (
-                attempt < self._retry.attempts and not (abort and abort.is_set())
+                attempt < self._retry.attempts and not self._stopping(abort)
             ):
                 delay = self._retry.delay_for(attempt, response)
                 self._reporter.warning(
@@ -421,7 +430,7 @@ class BlockUploader:
 
         def send(block: Block) -> None:
             try:
-                if abort.is_set():
+                if self._stopping(abort):
                     return
                 self._put(target, f"comp=block&blockid={block_id(block.index)}", block.data(),
                           "application/octet-stream", abort)
@@ -436,6 +445,8 @@ class BlockUploader:
             try:
                 for block in blocks:
                     try:
+                        if self._cancelled.is_set():
+                            raise UploadError("the upload stopped: the job is being cancelled")
                         # A bounded number in flight: wait for a slot before reading further.
                         while len(pending) >= self._in_flight:
                             finished, pending = wait(pending, return_when=FIRST_COMPLETED)

@@ -18,6 +18,7 @@ from intune_step.assignments import Assignment, parse_assignments
 from intune_step.clouds import PUBLIC_AUDIENCE, Cloud, resolve_cloud
 from intune_step.credentials import choose_credential, credential_fields
 from intune_step.errors import SettingsError
+from intune_step.files import names_a_list, resolve_files
 from intune_step.overrides import options_from_inputs
 from intune_step.win32 import Win32Config
 
@@ -27,6 +28,7 @@ GRAPH_VERSIONS = ("beta", "v1.0")
 TRUE_WORDS = ("true", "True", "TRUE")
 FALSE_WORDS = ("false", "False", "FALSE", "")
 DEFAULT_LOCK_TIMEOUT = 1800  # seconds to wait for another run publishing the same app
+DEFAULT_MAX_PARALLEL, MAX_PARALLEL = 3, 10  # artifacts at once: Graph throttles writes per app
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class Settings:
 class PublishOptions:
     """What to publish and the metadata the user sets over what the file says."""
 
-    file: Path
+    file: Path  # the first (or only) artifact
     app_id: str | None = None
     display_name: str | None = None
     description: str | None = None
@@ -86,6 +88,10 @@ class PublishOptions:
     bundle_version: str | None = None
     macos_app_type: str = "pkg"  # pkg: macOSPkgApp; lob: macOSLobApp (a .pkg only)
     properties: Mapping[str, Any] = field(default_factory=dict)  # over the Graph body
+    # Several artifacts in one run (files.py, batch.py): every one `file` names, in order.
+    files: tuple[Path, ...] = ()
+    several: bool = False  # `file` is a list or a pattern: outputs are JSON lists
+    max_parallel: int = DEFAULT_MAX_PARALLEL  # artifacts published at the same time
 
 
 def _clean(raw: Mapping[str, str | None], name: str) -> str | None:
@@ -212,12 +218,8 @@ def build_settings(raw: Mapping[str, str | None],
 
 
 def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) -> PublishOptions:
-    file_value = _clean(raw, "file")
-    if not file_value:
-        raise SettingsError("missing file", fix="set `file` to the path of the built artifact")
-    path = Path(file_value)
-    if workspace is not None and not path.is_absolute():
-        path = workspace / path
+    file_value = _clean(raw, "file") or ""
+    files = resolve_files(file_value, workspace)
     app_id = _clean(raw, "app-id")
     if app_id and not GUID.match(app_id):
         raise SettingsError(
@@ -225,7 +227,10 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
             fix="copy the app's ID from the Intune admin center URL or a previous run's app-id",
         )
     return PublishOptions(
-        file=path,
+        file=files[0],
+        files=files,
+        several=names_a_list(file_value, workspace),
+        max_parallel=_max_parallel(_clean(raw, "max-parallel")),
         app_id=app_id,
         display_name=_clean(raw, "display-name"),
         description=_clean(raw, "description"),
@@ -234,6 +239,15 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         **_rerun_options(raw, workspace),
         **options_from_inputs(raw, workspace),
     )
+
+
+def _max_parallel(text: str | None) -> int:
+    if text is None:
+        return DEFAULT_MAX_PARALLEL
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PARALLEL:
+        raise SettingsError(f"max-parallel must be a whole number from 1 to {MAX_PARALLEL}, "
+                            f"not {text!r}", fix=f"set max-parallel: {DEFAULT_MAX_PARALLEL}")
+    return int(text)
 
 
 def _rerun_options(raw: Mapping[str, str | None], workspace: Path | None) -> dict[str, object]:

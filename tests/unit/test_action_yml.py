@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import yaml
 from click.testing import CliRunner
 
+from intune_step.artifacts.base import AppMetadata, PlainContent
+from intune_step.batch import Outcome, run_outputs
 from intune_step.cli import env_name, main
 from intune_step.credentials import KIND_OF_INPUT
 from intune_step.publish import PublishResult
@@ -16,7 +19,7 @@ from intune_step.settings import build_options, build_settings
 INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
           "app-id", "display-name", "description", "publisher", "dry-run"]
 OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
-           "file-sha256", "plan"]
+           "file-sha256", "plan", "results"]
 
 
 def test_the_interface_of_the_issue_is_declared() -> None:
@@ -49,7 +52,7 @@ def test_every_input_is_read_by_the_settings_code() -> None:
                "settings-file": "ops/intune-step.yml",
                "win32": "install-command: setup.exe /S", "bundle-id": "com.contoso.app",
                "bundle-version": "1.2", "macos-app-type": "lob",
-               "properties": "owner: Mobile team",
+               "properties": "owner: Mobile team", "max-parallel": "5",
                "file": "b.ipa", "client-id": "99999999-2222-3333-4444-555555555555",
                "client-secret": "y" * 8,
                "auth-url": "https://login.microsoftonline.com/t2/oauth2/v2.0/token"}
@@ -77,4 +80,10 @@ def test_cli_options_come_from_action_yml() -> None:
 
 def test_outputs_written_are_the_declared_outputs() -> None:
     fields = {f.name: "x" for f in dataclasses.fields(PublishResult)}
-    assert list(PublishResult(**fields).outputs()) == list(action_definition()["outputs"])
+    fields["plan"] = "{}"
+    meta = AppMetadata("androidLobApp", "a.apk", "com.a", "1", PlainContent(Path("a.apk"), 1))
+    outcome = Outcome("a.apk", meta, PublishResult(**fields))
+    declared = list(action_definition()["outputs"])
+    assert [*PublishResult(**fields).outputs(), "results"] == declared  # `file` is one path
+    assert list(run_outputs([outcome])) == declared  # a list or pattern, one match
+    assert list(run_outputs([outcome, outcome])) == declared  # several
