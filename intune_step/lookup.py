@@ -82,7 +82,9 @@ class AppFinder:
 
     def read(self, app_id: str) -> dict[str, Any]:
         app = self.graph.get(f"{APPS}/{app_id}", what=f"read app {app_id}")
-        if "largeIcon" not in app:  # some responses leave it out unless asked (pitfall 12)
+        if not app.get("largeIcon"):
+            # Graph may leave largeIcon out (or null) unless it is selected; asking keeps an
+            # admin's icon from looking absent, and lets every PATCH re-send it (pitfall 12).
             icon = self.graph.get(f"{APPS}/{app_id}", params={"$select": "largeIcon"},
                                   what=f"read the icon of app {app_id}")
             app["largeIcon"] = icon.get("largeIcon")

@@ -19,7 +19,7 @@ class FakeGraph:
     """mobileApps in memory. ``thin_listing`` mimics a service whose collection leaves the
     subtype properties (and largeIcon) out, so only a GET by id shows them."""
 
-    def __init__(self, apps: list[dict[str, Any]], thin_listing: bool = False) -> None:
+    def __init__(self, apps: list[dict[str, Any]], thin_listing: bool | str = False) -> None:
         self.apps = {a["id"]: a for a in apps}
         self.thin = thin_listing
         self.calls: list[tuple[str, dict[str, str] | None]] = []
@@ -33,7 +33,9 @@ class FakeGraph:
         app = dict(self.apps[app_id])
         if params and params.get("$select") == "largeIcon":
             return {"id": app_id, "largeIcon": app.get("largeIcon")}
-        if self.thin:
+        if self.thin == "null-icon":
+            app["largeIcon"] = None
+        elif self.thin:
             app.pop("largeIcon", None)
         return app
 
@@ -125,8 +127,9 @@ def test_app_id_is_checked_for_type_and_identity() -> None:
         finder.by_id("missing", meta())
 
 
-def test_the_icon_is_fetched_when_the_entity_leaves_it_out() -> None:
-    graph = FakeGraph([ios("1", "com.contoso.a", largeIcon=ICON)], thin_listing=True)
+@pytest.mark.parametrize("shape", [True, "null-icon"])
+def test_the_icon_is_fetched_when_the_entity_leaves_it_out(shape: bool | str) -> None:
+    graph = FakeGraph([ios("1", "com.contoso.a", largeIcon=ICON)], thin_listing=shape)
     app = AppFinder(graph).read("1")  # type: ignore[arg-type]
     assert app["largeIcon"] == ICON
     assert ("deviceAppManagement/mobileApps/1", {"$select": "largeIcon"}) in graph.calls
