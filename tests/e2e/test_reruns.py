@@ -94,6 +94,14 @@ def start_entrypoint(emu: Emulator, workspace: Path, file: str, env: dict[str, s
                             text=True)
 
 
+def wait_for_the_upload(emu: Emulator, proc: subprocess.Popen[str]) -> None:
+    """Until the first block reaches the blob store: the run is then mid-upload."""
+    deadline = time.monotonic() + 60
+    while not any(r.service == "blob" and "comp=block&" in r.query for r in emu.request_log):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
+        time.sleep(0.05)
+
+
 def finish(proc: subprocess.Popen[str], workspace: Path) -> Run:
     out, _ = proc.communicate(timeout=120)
     output = workspace / "github_output"
@@ -293,11 +301,7 @@ def test_a_run_killed_mid_upload_is_finished_by_the_next_run(emulator: Emulator,
                                                             tmp_path: Path) -> None:
     artifact = ipa(tmp_path, "10", padding_bytes=900_000)
     proc = start_entrypoint(emulator, tmp_path, "app.ipa", SLOW_UPLOAD)
-    deadline = time.monotonic() + 60
-    while not any(r.service == "blob" and "comp=block&" in r.query
-                  for r in emulator.request_log):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.stdout
-        time.sleep(0.05)
+    wait_for_the_upload(emulator, proc)
     proc.send_signal(signal.SIGKILL)  # no cleanup code runs
     proc.wait(timeout=30)
     left = emulator.apps()
@@ -317,6 +321,20 @@ def test_a_run_killed_mid_upload_is_finished_by_the_next_run(emulator: Emulator,
     assert {f["contentVersion"] for f in emulator.files(apps[0]["id"])} == {
         apps[0]["committedContentVersion"]}
     assert lock_tag(apps[0]["notes"]) is None
+
+
+@pytest.mark.e2e
+@pytest.mark.emulator_config(blob_latency_s=0.3)
+def test_a_cancelled_run_removes_the_app_it_was_creating(emulator: Emulator,
+                                                        tmp_path: Path) -> None:
+    ipa(tmp_path, "10", padding_bytes=900_000)
+    proc = start_entrypoint(emulator, tmp_path, "app.ipa", SLOW_UPLOAD)
+    wait_for_the_upload(emulator, proc)
+    proc.send_signal(signal.SIGTERM)  # how a CI cancels a job
+    run = finish(proc, tmp_path)
+    assert run.returncode == 130, run.printed
+    assert "Removed the half-created app" in run.printed
+    assert emulator.apps() == []
 
 
 # --- 5. two pipelines at once -----------------------------------------------------------------
