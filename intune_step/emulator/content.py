@@ -34,7 +34,8 @@ COMMIT_SUCCESS = "commitFileSuccess"
 COMMIT_FAILED = "commitFileFailed"
 UPLOADABLE = (URI_SUCCESS, RENEW_SUCCESS)
 COMMITTABLE = (URI_SUCCESS, RENEW_SUCCESS, COMMIT_FAILED, "commitFileTimedOut")
-RENEWABLE = (URI_SUCCESS, RENEW_SUCCESS, "azureStorageUriRenewalFailed")
+RENEWABLE = (URI_SUCCESS, RENEW_SUCCESS, "azureStorageUriRenewalFailed",
+             "azureStorageUriRenewalTimedOut")
 
 
 class ContentApi:

@@ -86,7 +86,7 @@ def test_publish_writes_outputs_in_the_hosts_format(emulator: Emulator, tmp_path
 def test_a_failed_commit_is_one_error_in_the_hosts_format(emulator: Emulator, tmp_path: Path,
                                                           host: str) -> None:
     build_ipa(tmp_path / "app.ipa")
-    emulator.fail_next_commit()
+    emulator.fail_next_commit(times=2)  # the step commits twice
     run = RUNNERS[host](emulator, tmp_path, settings(emulator, "app.ipa"))
     assert run.returncode == exit_code(host, "service"), run.printed
     assert len(run.errors) == 1 and "commitFileFailed" in run.errors[0], run.printed

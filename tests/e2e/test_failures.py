@@ -73,7 +73,7 @@ def test_app_id_of_another_type_is_refused_before_any_write(
 @pytest.mark.e2e
 def test_failed_commit_removes_the_new_app(emulator: Emulator, tmp_path: Path) -> None:
     build_ipa(tmp_path / "app.ipa")
-    emulator.fail_next_commit()
+    emulator.fail_next_commit(times=2)  # the step commits twice
     run = run_entrypoint(emulator, tmp_path, "app.ipa")
     assert run.returncode == 3, run.printed
     assert "commitFileFailed" in error_lines(run)[0]
@@ -91,7 +91,7 @@ def test_no_secret_or_token_in_anything_the_step_wrote(emulator: Emulator, tmp_p
         run_entrypoint(emulator, tmp_path, "missing.ipa"),
         run_entrypoint(emulator, tmp_path, "app.ipa", client_secret="wrong-secret-value"),
     ]
-    emulator.fail_next_commit()
+    emulator.fail_next_commit(times=2)  # the step commits twice
     build_ipa(tmp_path / "other.ipa", bundle_id="com.example.other")  # the same file is unchanged
     runs.append(run_entrypoint(emulator, tmp_path, "other.ipa"))
     assert [r.returncode for r in runs] == [0, 0, 2, 2, 3]
