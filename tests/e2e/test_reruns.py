@@ -60,6 +60,15 @@ def api(emulator: Emulator) -> Iterator[Api]:
         yield Api(emulator, http)
 
 
+# The step's own knobs for short polls against a local emulator (speed is never asserted).
+QUICK = {"INTUNE_POLL_INTERVAL": "0.05", "INTUNE_RETRY_BASE_DELAY": "0.01"}
+
+
+def run_step(emu: Emulator, workspace: Path, file: str, env: dict[str, str] | None = None,
+             **inputs: str) -> Run:
+    return run_entrypoint(emu, workspace, file, env={**QUICK, **(env or {})}, **inputs)
+
+
 def writes_during(emu: Emulator, before: int) -> list[tuple[str, str]]:
     return [(r.method, r.path) for r in emu.write_requests()[before:]]
 
@@ -78,7 +87,7 @@ def start_entrypoint(emu: Emulator, workspace: Path, file: str, env: dict[str, s
                      **inputs: str) -> subprocess.Popen[str]:
     """Like conftest.run_entrypoint, but started in the background (to kill it or race it)."""
     full = base_env(emu)
-    full.update(env)
+    full.update({**QUICK, **env})
     full.update({
         "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_OUTPUT": str(workspace / "github_output"),
@@ -116,7 +125,7 @@ def finish(proc: subprocess.Popen[str], workspace: Path) -> Run:
 def test_the_same_file_again_writes_nothing(emulator: Emulator, tmp_path: Path,
                                             api: Api) -> None:
     ipa(tmp_path, "10")
-    first = run_entrypoint(emulator, tmp_path, "app.ipa")
+    first = run_step(emulator, tmp_path, "app.ipa")
     assert first.returncode == 0, first.printed
     app_id = first.outputs["app-id"]
     # An admin writes notes of their own in the portal: they must survive, untouched.
@@ -125,7 +134,7 @@ def test_the_same_file_again_writes_nothing(emulator: Emulator, tmp_path: Path,
                                           "notes": "Owned by the mobile team\n" + notes}, 204)
     before = len(emulator.write_requests())
 
-    again = run_entrypoint(emulator, tmp_path, "app.ipa")
+    again = run_step(emulator, tmp_path, "app.ipa")
 
     assert again.returncode == 0, again.printed
     assert writes_during(emulator, before) == []
@@ -146,7 +155,7 @@ def test_a_newer_build_is_one_new_content_version_with_assignments_kept(
     ipa(tmp_path / "v10", "10")
     assignments = (f"- intent: required\n  group: {GROUP_A}\n"
                    f"  filter: {{id: {FILTER}, mode: include}}\n")
-    first = run_entrypoint(emulator, tmp_path, "v10/app.ipa", assignments=assignments)
+    first = run_step(emulator, tmp_path, "v10/app.ipa", assignments=assignments)
     assert first.returncode == 0, first.printed
     app_id = first.outputs["app-id"]
     # An admin adds one more assignment in the portal (POST /assign replaces the set).
@@ -161,7 +170,7 @@ def test_a_newer_build_is_one_new_content_version_with_assignments_kept(
     before = len(emulator.write_requests())
 
     newer = ipa(tmp_path / "v11", "11")
-    second = run_entrypoint(emulator, tmp_path, "v11/app.ipa")
+    second = run_step(emulator, tmp_path, "v11/app.ipa")
 
     assert second.returncode == 0, second.printed
     assert second.outputs["operation"] == "updated"
@@ -188,17 +197,17 @@ def test_a_newer_build_is_one_new_content_version_with_assignments_kept(
 def test_an_older_build_is_refused_before_any_write(emulator: Emulator, tmp_path: Path) -> None:
     ipa(tmp_path / "v9", "9")
     ipa(tmp_path / "v10", "10")
-    assert run_entrypoint(emulator, tmp_path, "v10/app.ipa").returncode == 0
+    assert run_step(emulator, tmp_path, "v10/app.ipa").returncode == 0
     before = len(emulator.write_requests())
 
-    older = run_entrypoint(emulator, tmp_path, "v9/app.ipa")
+    older = run_step(emulator, tmp_path, "v9/app.ipa")
 
     assert older.returncode == 2, older.printed
     line = error_line(older)
     assert "buildNumber 9 is older than 10" in line and "allow-downgrade" in line
     assert writes_during(emulator, before) == []
 
-    rolled_back = run_entrypoint(emulator, tmp_path, "v9/app.ipa", allow_downgrade="true")
+    rolled_back = run_step(emulator, tmp_path, "v9/app.ipa", allow_downgrade="true")
     assert rolled_back.returncode == 0, rolled_back.printed
     assert rolled_back.outputs["operation"] == "updated"
     assert emulator.apps()[0]["buildNumber"] == "9"
@@ -209,9 +218,9 @@ def test_the_same_build_number_with_other_bytes_is_refused(emulator: Emulator,
                                                           tmp_path: Path) -> None:
     ipa(tmp_path / "a", "10")
     ipa(tmp_path / "b", "10", padding_bytes=1000)  # rebuilt without raising CFBundleVersion
-    assert run_entrypoint(emulator, tmp_path, "a/app.ipa").returncode == 0
+    assert run_step(emulator, tmp_path, "a/app.ipa").returncode == 0
     before = len(emulator.write_requests())
-    run = run_entrypoint(emulator, tmp_path, "b/app.ipa")
+    run = run_step(emulator, tmp_path, "b/app.ipa")
     assert run.returncode == 2, run.printed
     assert "already the version" in error_line(run) and "raise CFBundleVersion" in error_line(run)
     assert writes_during(emulator, before) == []
@@ -228,13 +237,13 @@ def test_two_apps_with_the_identity_stop_with_both_listed(emulator: Emulator, tm
     api.create_app(ios_body(bundleId="com.contoso.other"))  # another identity: not a match
     ipa(tmp_path, "10")
     before = len(emulator.write_requests())
-    run = run_entrypoint(emulator, tmp_path, "app.ipa")
+    run = run_step(emulator, tmp_path, "app.ipa")
     assert run.returncode == 2, run.printed
     line = error_line(run)
     assert one["id"] in line and two["id"] in line and "set app-id" in line
     assert writes_during(emulator, before) == []
 
-    chosen = run_entrypoint(emulator, tmp_path, "app.ipa", app_id=two["id"])
+    chosen = run_step(emulator, tmp_path, "app.ipa", app_id=two["id"])
     assert chosen.returncode == 0, chosen.printed
     assert chosen.outputs["app-id"] == two["id"] and chosen.outputs["operation"] == "created"
     assert emulator.app(two["id"])["publishingState"] == "published"
@@ -247,7 +256,7 @@ def test_an_app_made_elsewhere_is_found_by_bundle_id_and_updated(
     api.ok("PATCH", f"{APPS}/{existing.app_id}",
            {"@odata.type": "#microsoft.graph.iosLobApp", "buildNumber": "5"}, 204)
     build_ipa(tmp_path / "app.ipa", bundle_id="com.contoso.field", version="2.0", build="6")
-    run = run_entrypoint(emulator, tmp_path, "app.ipa")
+    run = run_step(emulator, tmp_path, "app.ipa")
     assert run.returncode == 0, run.printed
     assert run.outputs["app-id"] == existing.app_id and run.outputs["operation"] == "updated"
     assert emulator.app(existing.app_id)["committedContentVersion"] == "2"
@@ -259,7 +268,7 @@ def test_an_app_id_of_another_identity_is_refused_before_any_write(
     other = api.create_app(ios_body(bundleId="com.contoso.other"))
     ipa(tmp_path, "10")
     before = len(emulator.write_requests())
-    run = run_entrypoint(emulator, tmp_path, "app.ipa", app_id=other["id"])
+    run = run_step(emulator, tmp_path, "app.ipa", app_id=other["id"])
     assert run.returncode == 2, run.printed
     assert "is com.contoso.other, but app.ipa is com.contoso.rerun" in error_line(run)
     assert writes_during(emulator, before) == []
@@ -272,7 +281,7 @@ def test_an_app_id_of_another_identity_is_refused_before_any_write(
 def test_a_failed_commit_on_a_new_app_leaves_no_app(emulator: Emulator, tmp_path: Path) -> None:
     ipa(tmp_path, "10")
     emulator.fail_next_commit(times=5)  # more than any retry of the step
-    run = run_entrypoint(emulator, tmp_path, "app.ipa")
+    run = run_step(emulator, tmp_path, "app.ipa")
     assert run.returncode == 3, run.printed
     assert "commitFileFailed" in error_line(run)
     assert "Removed the half-created app" in run.printed
@@ -283,11 +292,11 @@ def test_a_failed_commit_on_a_new_app_leaves_no_app(emulator: Emulator, tmp_path
 def test_a_failed_commit_on_an_update_leaves_no_dangling_version(emulator: Emulator,
                                                                  tmp_path: Path) -> None:
     ipa(tmp_path / "v10", "10")
-    first = run_entrypoint(emulator, tmp_path, "v10/app.ipa")
+    first = run_step(emulator, tmp_path, "v10/app.ipa")
     app_id = first.outputs["app-id"]
     ipa(tmp_path / "v11", "11")
     emulator.fail_next_commit(times=5)
-    run = run_entrypoint(emulator, tmp_path, "v11/app.ipa")
+    run = run_step(emulator, tmp_path, "v11/app.ipa")
     assert run.returncode == 3, run.printed
     app = emulator.app(app_id)
     assert app["committedContentVersion"] == "1" and app["publishingState"] == "published"
@@ -308,7 +317,7 @@ def test_a_run_killed_mid_upload_is_finished_by_the_next_run(emulator: Emulator,
     assert len(left) == 1 and left[0]["committedContentVersion"] is None
     assert lock_tag(left[0]["notes"]) is not None  # the dead run's lock is still there
 
-    rerun = run_entrypoint(emulator, tmp_path, "app.ipa", env=FAST_LOCKS)
+    rerun = run_step(emulator, tmp_path, "app.ipa", env=FAST_LOCKS)
 
     assert rerun.returncode == 0, rerun.printed
     assert "it was probably killed" in rerun.printed  # the stale lock was taken over
@@ -440,7 +449,7 @@ def test_when_both_runs_create_the_app_the_older_one_is_kept(
 def test_two_runs_updating_the_same_app_commit_one_version(emulator: Emulator,
                                                           tmp_path: Path) -> None:
     ipa(tmp_path / "v10", "10")
-    first = run_entrypoint(emulator, tmp_path, "v10/app.ipa")
+    first = run_step(emulator, tmp_path, "v10/app.ipa")
     app_id = first.outputs["app-id"]
     newer = ipa(tmp_path / "v11", "11", padding_bytes=200_000)
     runs = _two_at_once(emulator, tmp_path, newer)
@@ -459,7 +468,7 @@ def test_two_runs_updating_the_same_app_commit_one_version(emulator: Emulator,
 def test_a_run_stops_when_another_holds_the_app_past_lock_timeout(
         emulator: Emulator, tmp_path: Path, api: Api) -> None:
     ipa(tmp_path / "v10", "10")
-    app_id = run_entrypoint(emulator, tmp_path, "v10/app.ipa").outputs["app-id"]
+    app_id = run_step(emulator, tmp_path, "v10/app.ipa").outputs["app-id"]
     notes = emulator.app(app_id)["notes"]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     api.ok("PATCH", f"{APPS}/{app_id}", {"@odata.type": "#microsoft.graph.iosLobApp",
@@ -467,7 +476,7 @@ def test_a_run_stops_when_another_holds_the_app_past_lock_timeout(
            204)
     ipa(tmp_path / "v11", "11")
     before = len(emulator.write_requests())
-    run = run_entrypoint(emulator, tmp_path, "v11/app.ipa", lock_timeout="1",
+    run = run_step(emulator, tmp_path, "v11/app.ipa", lock_timeout="1",
                          env={"INTUNE_LOCK_POLL_S": "0.2"})
     assert run.returncode == 3, run.printed
     assert "run ci-42 has been publishing app" in error_line(run)
@@ -487,7 +496,7 @@ def test_assignments_categories_scope_tags_and_icon(emulator: Emulator, tmp_path
                    f"  filter: {{id: {FILTER}, mode: exclude}}\n"
                    "- intent: available\n  target: all-users\n"
                    f"- intent: required\n  group: {GROUP_B}\n  exclude: true\n")
-    run = run_entrypoint(emulator, tmp_path, "app.ipa", assignments=assignments,
+    run = run_step(emulator, tmp_path, "app.ipa", assignments=assignments,
                          categories="business, Productivity", scope_tags="0,5",
                          icon="icon.png")
     assert run.returncode == 0, run.printed
@@ -507,7 +516,7 @@ def test_assignments_categories_scope_tags_and_icon(emulator: Emulator, tmp_path
 
     # Same file, replace-assignments: content unchanged, the set becomes exactly the input.
     before = len(emulator.write_requests())
-    again = run_entrypoint(emulator, tmp_path, "app.ipa", replace_assignments="true",
+    again = run_step(emulator, tmp_path, "app.ipa", replace_assignments="true",
                            assignments=f"- intent: uninstall\n  group: {GROUP_B}\n",
                            categories="Business", icon="icon.png", scope_tags="0,5")
     assert again.returncode == 0, again.printed
@@ -526,7 +535,7 @@ def test_notes_and_fields_set_through_properties_are_kept_in_line(emulator: Emul
                                                                   tmp_path: Path) -> None:
     ipa(tmp_path, "10")
     properties = "notes: Owned by the mobile team\nowner: Mobile"
-    first = run_entrypoint(emulator, tmp_path, "app.ipa", properties=properties)
+    first = run_step(emulator, tmp_path, "app.ipa", properties=properties)
     assert first.returncode == 0, first.printed
     app_id = first.outputs["app-id"]
     notes = emulator.app(app_id)["notes"]
@@ -534,10 +543,10 @@ def test_notes_and_fields_set_through_properties_are_kept_in_line(emulator: Emul
     assert content_tag(notes).content_version == "1"
 
     before = len(emulator.write_requests())
-    same = run_entrypoint(emulator, tmp_path, "app.ipa", properties=properties)
+    same = run_step(emulator, tmp_path, "app.ipa", properties=properties)
     assert same.outputs["operation"] == "unchanged" and writes_during(emulator, before) == []
 
-    changed = run_entrypoint(emulator, tmp_path, "app.ipa",
+    changed = run_step(emulator, tmp_path, "app.ipa",
                              properties="notes: Owned by ops\nowner: Ops")
     assert changed.returncode == 0, changed.printed
     assert changed.outputs["operation"] == "unchanged"
@@ -551,7 +560,7 @@ def test_notes_and_fields_set_through_properties_are_kept_in_line(emulator: Emul
 def test_an_unknown_category_is_refused_before_any_write(emulator: Emulator,
                                                          tmp_path: Path) -> None:
     ipa(tmp_path, "10")
-    run = run_entrypoint(emulator, tmp_path, "app.ipa", categories="Busines")
+    run = run_step(emulator, tmp_path, "app.ipa", categories="Busines")
     assert run.returncode == 2, run.printed
     assert "'Busines' do not exist" in error_line(run) and "Business" in error_line(run)
     assert emulator.write_requests() == []
@@ -560,13 +569,13 @@ def test_an_unknown_category_is_refused_before_any_write(emulator: Emulator,
 @pytest.mark.e2e
 def test_dry_run_reads_only_and_prints_the_plan(emulator: Emulator, tmp_path: Path) -> None:
     ipa(tmp_path / "v10", "10")
-    first = run_entrypoint(emulator, tmp_path, "v10/app.ipa",
+    first = run_step(emulator, tmp_path, "v10/app.ipa",
                            assignments=f"- intent: required\n  group: {GROUP_A}\n")
     app_id = first.outputs["app-id"]
     ipa(tmp_path / "v11", "11")
     graph_before = len([r for r in emulator.request_log if r.service == "graph"])
 
-    run = run_entrypoint(emulator, tmp_path, "v11/app.ipa", dry_run="true",
+    run = run_step(emulator, tmp_path, "v11/app.ipa", dry_run="true",
                          display_name="Field Service", categories="Business",
                          assignments="- intent: available\n  target: all-devices\n",
                          replace_assignments="true")
