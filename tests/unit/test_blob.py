@@ -22,6 +22,7 @@ from pytest_httpx import HTTPXMock
 
 from intune_step.artifacts.base import EncryptedContent, PlainContent
 from intune_step.blob import (
+    DEFAULT_BLOCK,
     MAX_BLOCK,
     MAX_BLOCKS,
     BlockSource,
@@ -136,7 +137,7 @@ def test_block_size_suits_the_file(size: int) -> None:
     assert block % 16 == 0 and MiB <= block <= MAX_BLOCK
     assert -(-size // block) <= MAX_BLOCKS or block == MAX_BLOCK
     if 256 * MiB <= size <= 30 * 1024 * MiB:
-        assert block == 8 * MiB  # the same block, and so the same memory, for 256 MiB to 30 GiB
+        assert block == DEFAULT_BLOCK  # the same block, so the same memory, 256 MiB to 30 GiB
     if size <= 16 * MiB:
         assert block == MiB  # a small file still spreads over the connections
 
