@@ -17,7 +17,7 @@ from intune_step.ci.local import LocalHost
 from intune_step.errors import IntuneStepError
 from intune_step.resources import action_definition
 
-BOOLEAN_INPUTS = ("dry-run",)
+BOOLEAN_INPUTS = ("dry-run", "replace-assignments", "allow-downgrade", "send-certificate-chain")
 
 
 def env_name(input_name: str) -> str:

@@ -12,7 +12,9 @@ def _cell(text: str) -> str:
 
 
 def success_markdown(result: PublishResult, meta: AppMetadata, settings: Settings) -> str:
-    title = "Intune dry run" if result.operation == "dry-run" else "Published to Intune"
+    title = {"dry-run": "Intune dry run",
+             "unchanged": "Already in Intune (unchanged)"}.get(result.operation,
+                                                               "Published to Intune")
     rows = [
         ("App", result.display_name),
         ("Type", result.app_type),
