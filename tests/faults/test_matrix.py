@@ -31,7 +31,9 @@ from ..e2e.conftest import Run, run_entrypoint
 
 FILE_PATH = r"/contentVersions/\d+/files/[0-9a-f-]+$"
 FAST = {"INTUNE_RETRY_BASE_DELAY": "0.01", "INTUNE_POLL_INTERVAL": "0.01",
-        "INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_PARALLEL": "2"}
+        "INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_PARALLEL": "2",
+        "INTUNE_LOCK_SETTLE_S": "0"}  # issue 4's lock: no settling pause after a create
+SHORT_POLLS = {"INTUNE_POLL_INTERVAL": "0.002"}  # 12 polls still take a while at 0.01
 REQUEST_ID = re.compile(r"request-id ([0-9a-f-]{36})")
 FOREVER = 10**9
 
@@ -133,11 +135,11 @@ SURVIVED = [
                       act("blob", "PUT", r"comp=block&", 1, lambda e: e.expire_tokens_now)(emu)),
          expect=("HTTP 401", "sign-in: HTTP 503"), retries=2),
     Case("upload-url-pending-for-long",
-         config={"upload_uri_pending_polls": 12}),
+         config={"upload_uri_pending_polls": 12}, env=SHORT_POLLS),
     Case("commit-pending-for-long",
-         config={"commit_pending_polls": 12}),
+         config={"commit_pending_polls": 12}, env=SHORT_POLLS),
     Case("publish-processing-for-long",
-         config={"publish_pending_polls": 12}),
+         config={"publish_pending_polls": 12}, env=SHORT_POLLS),
     Case("commit-failed-once", lambda emu: emu.fail_next_commit(),
          expect=("commitFileFailed", "committing again")),
     Case("commit-timed-out-once", lambda emu: emu.fail_next_commit(timed_out=True),
