@@ -13,6 +13,7 @@ from intune_step.credentials import ClientCredential, secret_credential
 from intune_step.errors import AuthError, ServiceError
 from intune_step.events import Reporter
 from intune_step.oidc import describe_claims
+from intune_step.retry import RETRY_STATUSES, RetryPolicy
 from intune_step.settings import Settings
 
 
@@ -23,8 +24,11 @@ class MsalHttpClient:
     literal ``b'...'`` text (Entra then answers AADSTS50027), so form values become text.
     """
 
-    def __init__(self, client: httpx.Client) -> None:
+    def __init__(self, client: httpx.Client, reporter: Reporter | None = None,
+                 retry: RetryPolicy | None = None) -> None:
         self._client = client
+        self._reporter = reporter
+        self._retry = retry or RetryPolicy(attempts=5, max_delay=30.0)
 
     @staticmethod
     def _text_form(data: Any) -> Any:
@@ -34,13 +38,39 @@ class MsalHttpClient:
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
              **kwargs: Any) -> httpx.Response:
-        return self._client.post(url, params=params, data=self._text_form(data), headers=headers,
-                                 timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT))
+        return self._retrying(lambda: self._client.post(
+            url, params=params, data=self._text_form(data), headers=headers,
+            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
 
     def get(self, url: str, params: Any = None, headers: Any = None,
             **kwargs: Any) -> httpx.Response:
-        return self._client.get(url, params=params, headers=headers,
-                                timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT))
+        return self._retrying(lambda: self._client.get(
+            url, params=params, headers=headers,
+            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
+
+    def _retrying(self, send: Any) -> httpx.Response:
+        """Retry 429 and 5xx here, below MSAL: MSAL would replay a cached failure until its
+        Retry-After, and would report a final one as a credential problem or an exception.
+        Entra throttling or down is a service failure (exit 3), never bad input."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response: httpx.Response = send()
+            status = response.status_code
+            if status not in RETRY_STATUSES and status < 500:
+                return response
+            rid = response.headers.get("x-ms-request-id")
+            if attempt >= self._retry.attempts:
+                raise ServiceError(
+                    f"sign-in failed: the login host answered HTTP {status} "
+                    f"(gave up after {attempt} attempts)", request_id=rid,
+                    fix="Entra is throttling or unavailable; re-run the step later")
+            delay = self._retry.delay_for(attempt, response)
+            if self._reporter is not None:
+                self._reporter.warning(
+                    f"sign-in: HTTP {status}{f' (request-id {rid})' if rid else ''}; retrying "
+                    f"in {delay:.1f}s (attempt {attempt} of {self._retry.attempts})")
+            self._retry.sleep(delay)
 
     def close(self) -> None:  # the client belongs to the caller
         pass
@@ -122,7 +152,7 @@ class TokenProvider:
                 settings.client_id,
                 client_credential=self.credential.msal,
                 authority=settings.authority,
-                http_client=MsalHttpClient(http),
+                http_client=MsalHttpClient(http, reporter),
                 # Known Microsoft hosts need no discovery; other hosts must not be sent to
                 # login.microsoftonline.com for it.
                 instance_discovery=False,

@@ -99,6 +99,12 @@ def _clean(raw: Mapping[str, str | None], name: str) -> str | None:
     if value is None:
         return None
     value = value.strip()
+    if any("\ud800" <= char <= "\udfff" for char in value):
+        # Bytes that are not UTF-8 reach Python as lone surrogates (a Latin-1 pipeline
+        # variable); Graph takes UTF-8 JSON only. The value is not echoed: it may be a secret.
+        raise SettingsError(f"{name} is not valid UTF-8 text",
+                            fix=f"pass {name} UTF-8 encoded (check the pipeline's file and "
+                            "variable encodings)")
     return value or None
 
 
