@@ -1,9 +1,10 @@
 """The `file` input: one path, or several paths and glob patterns.
 
-Entries are separated by newlines or commas; relative ones are taken from the workspace. An
-entry with ``*``, ``?`` or ``[`` is a glob pattern (``**`` spans folders) unless a file of
-exactly that name exists; a pattern that matches no file is an error, so a typo never passes
-as "nothing to publish". Matches are sorted; a file named twice is published once.
+Entries are separated by newlines or commas (:func:`file_entries`); relative ones are taken
+from the workspace. An entry with ``*``, ``?`` or ``[`` is a glob pattern (``**`` spans
+folders) unless a file of exactly that name exists; a pattern that matches no file is an
+error, so a typo never passes as "nothing to publish". Matches are sorted; a file named twice
+is published once.
 """
 
 from __future__ import annotations
@@ -18,34 +19,48 @@ GLOB_CHARS = re.compile(r"[*?\[]")
 MAX_FILES = 50  # a pattern that matches more is almost certainly too wide
 
 
-def file_entries(value: str) -> list[str]:
-    """The non-empty entries of the input, in order."""
-    return [part.strip() for part in re.split(r"[\n,]", value) if part.strip()]
+def file_entries(value: str, workspace: Path | None = None) -> list[str]:
+    """The entries of the input, in order: one per line, a line split at its commas when that
+    leaves two or more names. A line that names an existing file stays whole, and so does
+    one like "build 1,.ipa", so a comma in a file name survives."""
+    entries: list[str] = []
+    for raw in value.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        names = [part.strip() for part in line.split(",") if part.strip()]
+        if not names:
+            continue
+        if len(names) < 2 or _path(line, workspace).is_file():
+            entries.append(line)
+        else:
+            entries.extend(names)
+    return entries
 
 
 def names_a_list(value: str, workspace: Path | None = None) -> bool:
     """True when the input may name several artifacts (two entries, or a pattern), whatever
     matches today: the outputs' form then follows the input, not the build folder."""
-    entries = file_entries(value)
+    entries = file_entries(value, workspace)
     return len(entries) > 1 or any(_is_pattern(entry, workspace) for entry in entries)
 
 
-def _is_pattern(entry: str, workspace: Path | None) -> bool:
+def _path(entry: str, workspace: Path | None) -> Path:
     path = Path(entry)
-    if workspace is not None and not path.is_absolute():
-        path = workspace / path
-    return bool(GLOB_CHARS.search(entry)) and not path.is_file()
+    return workspace / path if workspace is not None and not path.is_absolute() else path
+
+
+def _is_pattern(entry: str, workspace: Path | None) -> bool:
+    return bool(GLOB_CHARS.search(entry)) and not _path(entry, workspace).is_file()
 
 
 def resolve_files(value: str, workspace: Path | None = None) -> tuple[Path, ...]:
     """Every artifact the input names, in the order given (matches of a pattern sorted)."""
     found: dict[Path, Path] = {}
-    for entry in file_entries(value):
-        if _is_pattern(entry, workspace):
-            matches = _glob(entry, workspace)
-        else:  # a plain path: the reader says if it is missing
-            path = Path(entry)
-            matches = [workspace / path if workspace and not path.is_absolute() else path]
+    for entry in file_entries(value, workspace):
+        # A plain path is kept even when missing: the reader then says so.
+        matches = _glob(entry, workspace) if _is_pattern(entry, workspace) else [
+            _path(entry, workspace)]
         for match in matches:
             found.setdefault(match.resolve(), match)
     if not found:

@@ -20,6 +20,14 @@ def test_entries_split_on_newlines_and_commas() -> None:
     assert file_entries(" a.ipa,b.apk \n\n  c/d.msi \r\n") == ["a.ipa", "b.apk", "c/d.msi"]
 
 
+def test_a_comma_in_a_file_name_survives(tmp_path: Path) -> None:
+    touch(tmp_path, "Contoso, Inc.ipa")
+    assert file_entries("Contoso, Inc.ipa", tmp_path) == ["Contoso, Inc.ipa"]  # it exists
+    assert file_entries("missing 100%;]:,") == ["missing 100%;]:,"]  # one name only
+    assert resolve_files("Contoso, Inc.ipa\nx.apk", tmp_path) == (
+        tmp_path / "Contoso, Inc.ipa", tmp_path / "x.apk")
+
+
 def test_patterns_expand_sorted_from_the_workspace_in_input_order(tmp_path: Path) -> None:
     touch(tmp_path, "out/b.ipa", "out/a.ipa", "out/notes.txt", "deep/x/y/z.apk", "first.msi")
     files = resolve_files("first.msi\nout/*.ipa\n**/*.apk", tmp_path)
