@@ -19,6 +19,9 @@ from intune_step.retry import POLL_INTERVAL, WAIT_TIMEOUT, env_seconds
 T = TypeVar("T")
 # Intune's whole message when it refuses the PATCH right after a large commit (spec §2.9).
 COOLDOWN_MESSAGE = "An error has occurred"
+# A state that says "not yet, for a passing reason" while waiting for any other (spec §4.5:
+# terraform keeps polling through it); the wait stays bounded.
+TRANSIENT_STATES = frozenset({"transientError"})
 
 
 class UnexpectedStateError(UploadError):
@@ -68,7 +71,7 @@ def wait_for_state(
     timeout: float | None = None,
 ) -> dict[str, Any]:
     """Poll ``fetch`` until ``state_field`` is ``success``; fail on any non-pending state."""
-    pending = set(pending)
+    pending = set(pending) | TRANSIENT_STATES
     limit = policy.limit(timeout)
     interval, max_interval = policy.intervals()
     started = policy.clock()

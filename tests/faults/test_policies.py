@@ -99,6 +99,15 @@ def test_a_stuck_state_fails_after_the_limit_naming_state_and_request() -> None:
     assert clock.sleeps[:4] == [1, 2, 4, 4] and sum(clock.sleeps) == 30
 
 
+def test_transient_error_is_waited_through() -> None:
+    states = iter(["commitFilePending", "transientError", "transientError", "commitFileSuccess"])
+    clock = Clock()
+    policy = WaitPolicy(sleep=clock.sleep, clock=clock)
+    done = wait_for_state(lambda: entity(next(states)), "uploadState", "commitFileSuccess",
+                          ["commitFilePending"], "waiting", policy)
+    assert done["uploadState"] == "commitFileSuccess" and len(clock.sleeps) == 3
+
+
 def test_a_failed_state_carries_the_state() -> None:
     with pytest.raises(UnexpectedStateError) as caught:
         wait_for_state(lambda: entity("commitFileFailed"), "uploadState", "commitFileSuccess",
