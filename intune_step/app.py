@@ -83,7 +83,8 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
                 if options.several:  # a list or pattern: batch.py reports each artifact
                     return run_several(
                         metas, options, settings, host,
-                        lambda m, o, r: Publisher(settings, graph, uploader, r).publish(m, o),
+                        lambda m, o, r: Publisher(settings, graph, uploader.reporting_to(r),
+                                                  r).publish(m, o),
                         workspace, on_cancel=uploader.cancel)
                 result = Publisher(settings, graph, uploader, host).publish(meta, options)
         host.set_outputs(result.outputs())

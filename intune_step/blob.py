@@ -12,6 +12,7 @@ which is all Azure needs to assemble the blob in order.
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import mmap
 import queue
@@ -338,6 +339,13 @@ class BlockUploader:
         self._cancelled = threading.Event()
         self.pool = pool or BufferPool(
             pool_budget(self._in_flight, max(self._block_size or 0, DEFAULT_BLOCK)))
+
+    def reporting_to(self, reporter: Reporter) -> BlockUploader:
+        """This uploader (same pool, connections, cancel switch) reporting to ``reporter``:
+        each file of a multi-file run reports its own progress and lines."""
+        twin = copy.copy(self)
+        twin._reporter = reporter
+        return twin
 
     def cancel(self) -> None:
         """Stop every upload at its next block (the job is being cancelled): each raises
