@@ -267,39 +267,47 @@ def _find(results: list[Result], case: str, size: int) -> Result | None:
 
 
 def targets(results: list[Result], sizes: list[int]) -> list[str]:
-    """The issue's targets as ratios from this run (informational: nothing is asserted)."""
+    """The issue's targets as ratios from this run (informational: nothing is asserted).
+
+    They are judged at the sizes the issue names (1 GiB; 256 MiB against the largest of at
+    least 1 GiB); a run without those sizes (--quick) says so instead of failing them."""
     lines = []
-    at = 1024 * MiB if 1024 * MiB in sizes else max(sizes)
-    crypto = _find(results, "encrypt-and-digest pass", at)
-    floor = _find(results, "openssl enc -aes-256-cbc", at)
-    if crypto and floor:
-        ratio = crypto.mib_s / floor.mib_s
-        lines.append(f"- encrypt-and-digest pass / openssl enc at {size_label(at)}: "
-                     f"{ratio:.2f}x (target >= 0.75x) {'met' if ratio >= 0.75 else 'MISSED'}")
-    mine = _find(results, "intune-step publish", at)
-    base = _find(results, "baseline publish", at)
-    if mine and base:
-        ratio = base.wall / mine.wall
-        lines.append(f"- publish {size_label(at)}, baseline wall / intune-step wall: "
-                     f"{ratio:.1f}x (target >= 4x) {'met' if ratio >= 4 else 'MISSED'}")
-    small = 256 * MiB if 256 * MiB in sizes else min(sizes)
-    big = max(sizes)
-    low, high = _find(results, "intune-step publish", small), _find(
-        results, "intune-step publish", big)
-    if low and high and big != small:
-        growth = high.rss_kib / low.rss_kib
-        peak = high.rss_kib / 1024
-        ok = growth <= 1.10 and peak < 160
+    big_enough = [s for s in sizes if s >= 1024 * MiB]
+    at = 1024 * MiB if 1024 * MiB in sizes else (min(big_enough) if big_enough else None)
+    if at is None:
+        lines.append("- not judged: no case of 1 GiB or more (bench/run without --quick)")
+    else:
+        crypto = _find(results, "encrypt-and-digest pass", at)
+        floor = _find(results, "openssl enc -aes-256-cbc", at)
+        if crypto and floor:
+            ratio = crypto.mib_s / floor.mib_s
+            lines.append(f"- encrypt-and-digest pass / openssl enc at {size_label(at)}: "
+                         f"{ratio:.2f}x (target >= 0.75x) {_verdict(ratio >= 0.75)}")
+        mine = _find(results, "intune-step publish", at)
+        base = _find(results, "baseline publish", at)
+        if mine and base:
+            ratio = base.wall / mine.wall
+            lines.append(f"- publish {size_label(at)}, baseline wall / intune-step wall: "
+                         f"{ratio:.1f}x (target >= 4x) {_verdict(ratio >= 4)}")
+    small, big = 256 * MiB, max(sizes)
+    low = _find(results, "intune-step publish", small)
+    high = _find(results, "intune-step publish", big)
+    if low and high and big >= 1024 * MiB:
+        growth, peak = high.rss_kib / low.rss_kib, high.rss_kib / 1024
         lines.append(f"- peak RSS {size_label(big)} / {size_label(small)}: {growth:.2f}x "
                      f"(target <= 1.10x), {size_label(big)} peak {peak:.0f} MiB "
-                     f"(target < 160 MiB) {'met' if ok else 'MISSED'}")
+                     f"(target < 160 MiB) {_verdict(growth <= 1.10 and peak < 160)}")
     for r in results:
-        if r.server_cpu is not None and not r.error and r.size == at:
+        if r.server_cpu is not None and not r.error and r.size == (at or max(sizes)):
             busy = (r.cpu + r.server_cpu) / r.wall
-            lines.append(f"- {r.case} {size_label(at)}: client {r.cpu:.1f} s + emulator "
+            lines.append(f"- {r.case} {size_label(r.size)}: client {r.cpu:.1f} s + emulator "
                          f"{r.server_cpu:.1f} s CPU in {r.wall:.1f} s = {busy:.2f} of "
                          f"{os.cpu_count()} cores busy")
     return lines
+
+
+def _verdict(met: bool) -> str:
+    return "met" if met else "MISSED"
 
 
 def main(argv: list[str] | None = None) -> None:
