@@ -33,7 +33,9 @@ from intune_step.retry import RetryPolicy
 MiB = 1024 * 1024
 READ_SIZE = MiB  # one read; a multiple of 16, so ciphertext stays aligned with blocks
 READ_BUFFERS = 4  # plaintext chunks the SHA-256 thread may lag behind
-SEND_PIECE = 512 * 1024  # a block goes to httpx in views this size: no 8 MiB copy per PUT
+# A block goes to httpx as views this small: h11 copies each once, and copies this size
+# reuse malloc memory instead of growing every connection thread's heap (and so RSS).
+SEND_PIECE = 128 * 1024
 # 12 blocks of 6 MiB in flight: on a link that caps each connection (as real networks do,
 # by round trips and windows) more connections beat bigger blocks, for the same ~80 MiB.
 DEFAULT_IN_FLIGHT = 12
