@@ -92,19 +92,10 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
         if result.app_url:
             host.info(f"View at: {result.app_url}")
         return EXIT_OK
-    except IntuneStepError as exc:
-        line = f"{type(exc).__name__}: {exc.one_line()}"
-        host.error(line)
-        host.summary(failure_markdown(line, setting_name))
-        return exc.exit_code
-    except Exception as exc:  # a bug: say so in one line; the traceback only on request
-        if os.environ.get("INTUNE_STEP_DEBUG"):
-            raise
-        line = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
-                "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report it)")
-        host.error(line)
-        host.summary(failure_markdown(line, setting_name))
-        return EXIT_BUG
+    except Exception as exc:
+        if os.environ.get("INTUNE_STEP_DEBUG") and not isinstance(exc, IntuneStepError):
+            raise  # a bug: the traceback only on request
+        return _report_failure(exc, host, setting_name)
 
 
 def run_check(raw: Mapping[str, str | None], host: CIHost,
@@ -123,17 +114,23 @@ def run_check(raw: Mapping[str, str | None], host: CIHost,
             sign_in(settings, http, host, os.environ, workspace or Path.cwd())
         host.info("Ready to publish: sign-in, tenant and permission checks passed")
         return EXIT_OK
-    except IntuneStepError as exc:
-        line = f"{type(exc).__name__}: {exc.one_line()}"
-        host.error(line)
-        host.summary(failure_markdown(line, setting_name))
-        return exc.exit_code
-    except Exception as exc:  # a bug: one line, as in run_publish
-        if os.environ.get("INTUNE_STEP_DEBUG"):
-            raise
-        host.error(f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
-                   "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report it)")
-        return EXIT_BUG
+    except Exception as exc:
+        if os.environ.get("INTUNE_STEP_DEBUG") and not isinstance(exc, IntuneStepError):
+            raise  # a bug: the traceback only on request
+        return _report_failure(exc, host, setting_name)
+
+
+def _report_failure(exc: Exception, host: CIHost, setting_name: str | None) -> int:
+    """One error line and a summary for any failure; the exit code says whose it is."""
+    if isinstance(exc, IntuneStepError):
+        line, code = f"{type(exc).__name__}: {exc.one_line()}", exc.exit_code
+    else:
+        line, code = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
+                      "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report "
+                      "it)"), EXIT_BUG
+    host.error(line)
+    host.summary(failure_markdown(line, setting_name))
+    return code
 
 
 def _describe_setting(settings: Settings, host: CIHost) -> None:

@@ -40,6 +40,7 @@ from intune_step.artifacts.base import (
     MinimumOs,
     PlainContent,
 )
+from intune_step.artifacts.macos_apps import bundle_properties
 from intune_step.errors import ArtifactError
 
 SECTOR = 512
@@ -54,7 +55,6 @@ MAX_INFLATED = 512 * 1024 * 1024  # total decompression per image: stops chunk t
 MAX_INFO_PLIST = 4 * 1024 * 1024
 MAX_NODE_VISITS = 4_000
 MAX_APPS = 500
-INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
 OVERRIDE_FIX = BUNDLE_OVERRIDE_FIX
 
 ZERO, RAW, IGNORE, ADC, ZLIB, BZIP2, LZFSE, LZMA = (
@@ -95,18 +95,7 @@ def read_dmg(path: Path) -> AppMetadata:
         display_name=primary.name,
         minimum_os=MinimumOs("macos", minimum) if minimum else None,
         content=PlainContent(path=path, size=path.stat().st_size),
-        properties={
-            "primaryBundleId": primary.bundle_id,
-            "primaryBundleVersion": primary.display_version,
-            "includedApps": [
-                {
-                    "@odata.type": INCLUDED_APP_TYPE,
-                    "bundleId": app.bundle_id,
-                    "bundleVersion": app.display_version,
-                }
-                for app in apps
-            ],
-        },
+        properties=bundle_properties(apps),
         manifest=None,
         details={"apps": [app.folder for app in apps], "volume": volume.kind},
     )

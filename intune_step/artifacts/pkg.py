@@ -21,13 +21,13 @@ from intune_step.artifacts.base import (
     MinimumOs,
     PlainContent,
 )
+from intune_step.artifacts.macos_apps import bundle_properties
 from intune_step.artifacts.xar import XarArchive
 from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
 
 MAX_INCLUDED_APPS = 500  # Graph's documented limit for includedApps
 MAX_PACKAGE_INFOS = 200
-INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
 NO_BUNDLE_FIX = (
     BUNDLE_OVERRIDE_FIX + ", or build the package with pkgbuild --component / productbuild so "
     "it records its bundles"
@@ -93,18 +93,7 @@ def read_pkg(path: Path) -> AppMetadata:
         display_name=_title(distribution),
         minimum_os=MinimumOs("macos", minimum) if minimum else None,
         content=PlainContent(path=path, size=path.stat().st_size),
-        properties={
-            "primaryBundleId": primary.bundle_id,
-            "primaryBundleVersion": primary.display_version,
-            "includedApps": [
-                {
-                    "@odata.type": INCLUDED_APP_TYPE,
-                    "bundleId": app.bundle_id,
-                    "bundleVersion": app.display_version,
-                }
-                for app in apps
-            ],
-        },
+        properties=bundle_properties(apps),
         manifest=None,
         details=_details(distribution, infos, primary, apps),
     )
