@@ -7,8 +7,10 @@
 - MSIX/AppX: ``Square150x150Logo``, else ``Logo``, else ``Square44x44Logo``, with their
   ``.scale-N``/``.targetsize-N`` variants; the largest wins. In a bundle, the first app
   package (by name) that has one.
-- APK and the other types: none from the file (an APK's launcher icon is a resource id that
-  needs resources.arsc, often an adaptive-icon XML); use the `icon` input.
+- APK: ``<application android:icon>`` is a resource id, resolved through resources.arsc
+  (artifacts/arsc.py) to one file per density; the largest PNG wins. Adaptive-icon XML and
+  WebP are skipped (Intune's largeIcon takes PNG/JPEG/GIF), so an app with only those gets none.
+- The other types: none from the file; use the `icon` input.
 
 Icons sent as ``largeIcon`` mimeContent (spec §2.2.1).
 """
@@ -24,7 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from intune_step.artifacts.arsc import MAX_ARSC_BYTES, resolve_file_paths
 from intune_step.artifacts.base import AppMetadata
+from intune_step.artifacts.safezip import open_zip, read_member
 from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError, BadInputError
 from intune_step.png import PngError, header, normalise
@@ -97,6 +101,8 @@ def from_artifact(meta: AppMetadata) -> tuple[Icon | None, str]:
             return _ipa_icon(meta)
         if meta.app_type == "windowsUniversalAppX":
             return _msix_icon(meta)
+        if meta.app_type == "androidLobApp":
+            return _apk_icon(meta)
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, ArtifactError,
             plistlib.InvalidFileException) as exc:
         return None, f"no icon: could not read it from {meta.file_name} ({exc})"
@@ -135,6 +141,26 @@ def _ipa_icon_names(info: dict[str, Any]) -> list[str]:
         names.append(str(info["CFBundleIconFile"]))
     # "AppIcon60x60" matches AppIcon60x60@2x.png; an explicit ".png" is dropped to match too.
     return [n.removesuffix(".png") for n in names if n]
+
+
+def _apk_icon(meta: AppMetadata) -> tuple[Icon | None, str]:
+    res_id = meta.details.get("iconResource")
+    if not isinstance(res_id, int):
+        return None, (f"no icon: {meta.file_name} names no launcher icon (android:icon); "
+                      "set the icon input")
+    path = meta.content.path
+    with open_zip(path, "APK") as archive:
+        members = set(archive.namelist())
+        arsc = read_member(archive, "resources.arsc", path, MAX_ARSC_BYTES)
+        # paths come from the untrusted table: only members that exist, PNG by name and bytes
+        files = [p for _, p in resolve_file_paths(arsc, res_id)
+                 if p in members and p.lower().endswith(".png")]
+        best = _largest(archive, files)
+    if best is None:
+        return None, (f"no icon: the launcher icon of {meta.file_name} has no PNG (only "
+                      "adaptive-icon XML or WebP, which Intune cannot show); set the icon input")
+    name, data = best
+    return Icon("image/png", normalise(data), f"{meta.file_name}:{name}"), ""
 
 
 def _msix_icon(meta: AppMetadata) -> tuple[Icon | None, str]:

@@ -1,7 +1,8 @@
 """Read an Android ``.apk`` into an ``androidLobApp`` metadata record (spec artifacts.md §3).
 
-Everything comes from the binary AndroidManifest.xml; resources.arsc is not read, so values
-given as resource references (``@0x7f...``) are reported, not resolved.
+Everything comes from the binary AndroidManifest.xml; values given as resource references
+(``@0x7f...``) are reported, not resolved. The launcher icon's reference is kept as
+``details["iconResource"]`` for icon.py, which resolves it through resources.arsc.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ BUNDLE_MANIFEST = "base/manifest/AndroidManifest.xml"  # what an .aab holds inst
 
 # android: attribute resource ids (framework public.xml)
 ATTR_LABEL = 0x01010001
+ATTR_ICON = 0x01010002
 ATTR_MIN_SDK = 0x0101020C
 ATTR_VERSION_CODE = 0x0101021B
 ATTR_VERSION_NAME = 0x0101021C
@@ -172,6 +174,9 @@ def _metadata(path: Path, elements: list[Element]) -> AppMetadata:
     }
     if raw_version_name is not None:
         details["versionNameRaw"] = raw_version_name
+    icon = application.attribute(ATTR_ICON, "icon") if application else None
+    if icon is not None and icon.is_reference:
+        details["iconResource"] = icon.data
     if warnings:
         details["warnings"] = warnings
     return AppMetadata(

@@ -31,6 +31,7 @@ TYPE_INT_DEC = 0x10
 # android: attribute resource ids (framework public.xml)
 ATTR_IDS = {
     "label": 0x01010001,
+    "icon": 0x01010002,
     "name": 0x01010003,
     "minSdkVersion": 0x0101020C,
     "versionCode": 0x0101021B,
@@ -192,6 +193,7 @@ def build_manifest(
     utf8: bool = False,
     resource_map: bool = True,
     names: NameStyle = "plain",
+    icon: Ref | None = None,
 ) -> bytes:
     """A minimal AndroidManifest.xml; None leaves an attribute (or all of <uses-sdk>) out."""
     manifest = Node("manifest", {"package": package, "versionCode": version_code})
@@ -202,6 +204,8 @@ def build_manifest(
     if sdk_attrs:
         manifest.children.append(Node("uses-sdk", sdk_attrs))
     app: dict[str, Value] = {} if label is None else {"label": label}
+    if icon is not None:
+        app["icon"] = icon
     activity = Node("activity", {"name": ".MainActivity"})
     manifest.children.append(Node("application", app, [activity]))
     return write_axml(manifest, utf8=utf8, resource_map=resource_map, names=names)

@@ -1,0 +1,109 @@
+"""Write a small resources.arsc for test and demo APKs.
+
+The layout aapt2 produces: RES_TABLE → global string pool (UTF-8, the values' file paths) →
+one package (type-name and key-name pools, then per type a type-spec chunk and one type chunk
+per density, each with a 64-byte ResTable_config and a dense u32 entry-offset table). An
+independent reader (pyaxmlparser's ARSCParser) decodes it, so it is not merely
+self-consistent.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Literal
+
+from intune_step.samples.axml_writer import Ref, _chunk, _string_pool
+
+RES_TABLE = 0x0002
+PACKAGE = 0x0200
+TYPE = 0x0201
+TYPE_SPEC = 0x0202
+TYPE_REFERENCE = 0x01
+TYPE_STRING = 0x03
+NO_ENTRY = 0xFFFFFFFF
+CONFIG_SIZE = 64
+SDK_V4 = 4  # aapt2 adds -v4 to density qualifiers
+
+EntryTable = Literal["dense", "sparse", "offset16"]
+FLAGS = {"dense": 0x00, "sparse": 0x01, "offset16": 0x02}
+
+# {type name: {entry name: {density: file path or Ref}}}, insertion order gives the ids
+Resources = dict[str, dict[str, dict[int, str | Ref]]]
+
+
+def resource_id(resources: Resources, type_name: str, entry: str, package_id: int = 0x7F) -> int:
+    """The id ``write_arsc`` gives ``type_name/entry``: 0xPPTTEEEE, types from 1."""
+    type_index = list(resources).index(type_name) + 1
+    return (package_id << 24) | (type_index << 16) | list(resources[type_name]).index(entry)
+
+
+def _config(density: int) -> bytes:
+    config = bytearray(CONFIG_SIZE)
+    struct.pack_into("<I", config, 0, CONFIG_SIZE)
+    struct.pack_into("<H", config, 14, density)
+    if density:
+        struct.pack_into("<H", config, 24, SDK_V4)
+    return bytes(config)
+
+
+def _type(type_id: int, density: int, entries: list[tuple[int, int, int] | None],
+          table: EntryTable) -> bytes:
+    """A type chunk; ``table`` picks aapt2's dense u32 offsets, or the sparse (index,
+    offset/4) pairs and u16 offset/4 forms newer aapt2 writes."""
+    offsets, present, body = [], [], b""
+    for index, entry in enumerate(entries):
+        if entry is None:
+            offsets.append(NO_ENTRY)
+            continue
+        key, data_type, data = entry
+        offsets.append(len(body))
+        present.append((index, len(body) // 4))
+        body += struct.pack("<HHI", 8, 0, key) + struct.pack("<HBBI", 8, 0, data_type, data)
+    if table == "sparse":
+        raw = b"".join(struct.pack("<HH", i, o) for i, o in present)
+        count = len(present)
+    elif table == "offset16":
+        raw = b"".join(struct.pack("<H", 0xFFFF if o == NO_ENTRY else o // 4) for o in offsets)
+        raw += b"\x00" * (-len(raw) % 4)
+        count = len(entries)
+    else:
+        raw, count = struct.pack(f"<{len(offsets)}I", *offsets), len(entries)
+    header_size = 8 + 12 + CONFIG_SIZE
+    header = struct.pack("<BBHII", type_id, FLAGS[table], 0, count, header_size + len(raw))
+    return _chunk(TYPE, header + _config(density), raw + body)
+
+
+def write_arsc(resources: Resources, package: str = "com.example.demo",
+               package_id: int = 0x7F, table: EntryTable = "dense") -> bytes:
+    """Serialise ``resources``; a str value becomes a TYPE_STRING file path, a Ref an alias."""
+    paths: list[str] = []
+    keys: list[str] = []
+    chunks = []
+    for type_index, entries in enumerate(resources.values(), start=1):
+        names = list(entries)
+        keys += [n for n in names if n not in keys]
+        spec = struct.pack("<BBHI", type_index, 0, 0, len(names)) + bytes(4 * len(names))
+        chunks.append(_chunk(TYPE_SPEC, spec[:8], spec[8:]))
+        densities = sorted({d for values in entries.values() for d in values})
+        for density in densities:
+            row: list[tuple[int, int, int] | None] = []
+            for name in names:
+                value = entries[name].get(density)
+                if value is None:
+                    row.append(None)
+                elif isinstance(value, Ref):
+                    row.append((keys.index(name), TYPE_REFERENCE, value.resource_id))
+                else:
+                    if value not in paths:
+                        paths.append(value)
+                    row.append((keys.index(name), TYPE_STRING, paths.index(value)))
+            chunks.append(_type(type_index, density, row, table))
+    type_pool = _string_pool(list(resources), utf8=True)
+    key_pool = _string_pool(keys, utf8=True)
+    header_size = 288
+    name = package.encode("utf-16-le")[:254].ljust(256, b"\x00")
+    header = (struct.pack("<I", package_id) + name
+              + struct.pack("<IIIII", header_size, len(resources), header_size + len(type_pool),
+                            len(keys), 0))
+    package_chunk = _chunk(PACKAGE, header, type_pool + key_pool + b"".join(chunks))
+    return _chunk(RES_TABLE, struct.pack("<I", 1), _string_pool(paths, utf8=True) + package_chunk)
