@@ -173,9 +173,17 @@ class _Run:
 
     meta: AppMetadata
     options: PublishOptions
-    sha256: str
     icon: Icon | None  # from the `icon` input
     categories: dict[str, tuple[str, str]]
+    known_sha256: str | None = None  # set by the upload's own pass, or read when needed
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256. A new app learns it from the upload's single pass; only
+        comparing with an existing app's tag needs it before uploading (a read of its own)."""
+        if self.known_sha256 is None:
+            self.known_sha256 = file_sha256(self.meta.content.path)
+        return self.known_sha256
 
     @property
     def tag(self) -> ContentTag:
@@ -200,7 +208,7 @@ class Publisher:
     def publish(self, meta: AppMetadata, options: PublishOptions) -> PublishResult:
         check_file(meta)
         icon = from_file(options.icon) if options.icon else None  # bad input: before any call
-        run = _Run(meta, options, file_sha256(meta.content.path), icon, {})
+        run = _Run(meta, options, icon, {})
         if self.lock_policy is None:
             self.lock_policy = LockPolicy.from_env(options.lock_timeout)
         run.categories = cat_mod.resolve(self.graph, options.categories)
@@ -233,7 +241,8 @@ class Publisher:
         meta, options = run.meta, run.options
         plan = Plan(operation="create", app_type=meta.app_type, identity=meta.identity,
                     display_name=display_name(meta, options), version=version_label(meta),
-                    file_sha256=run.sha256)
+                    # A new app needs no hash before uploading: the upload computes it.
+                    file_sha256=run.sha256 if app is not None or options.dry_run else "")
         if app is None:
             wanted = {k: v for k, v in app_body(meta, options, self.settings).items()
                       if k in PRESENTATION}
@@ -458,7 +467,9 @@ class Publisher:
         cv = str(version["id"])
         try:
             upload = self._upload(run, cast, cv, lock)
-            if upload.file_sha256 != run.sha256:
+            if run.known_sha256 is None:
+                run.known_sha256 = upload.file_sha256
+            elif upload.file_sha256 != run.known_sha256:
                 raise UploadError(f"{meta.file_name} changed while the step was running",
                                   fix="do not modify the artifact while the step runs")
             body = ({"@odata.type": meta.odata_type} if new_app
