@@ -55,10 +55,7 @@ def _sigterm_as_exception() -> Iterator[None]:
 def run_publish(raw: Mapping[str, str | None], host: CIHost,
                 workspace: Path | None = None) -> int:
     """Publish per ``raw`` inputs, reporting through ``host``; returns the exit code."""
-    for name in SECRET_INPUTS:
-        if raw.get(name):
-            host.mask(str(raw[name]))
-    setting_name = (raw.get("setting-name") or "").strip() or None
+    setting_name = _mask_and_name(raw, host)
     try:
         with _sigterm_as_exception():
             raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
@@ -101,10 +98,7 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost,
 def run_check(raw: Mapping[str, str | None], host: CIHost,
               workspace: Path | None = None) -> int:
     """Sign in and run the token checks alone (`intune-step check`): no artifact, no Graph."""
-    for name in SECRET_INPUTS:
-        if raw.get(name):
-            host.mask(str(raw[name]))
-    setting_name = (raw.get("setting-name") or "").strip() or None
+    setting_name = _mask_and_name(raw, host)
     try:
         raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
         setting_name = raw.get("setting-name") or setting_name
@@ -118,6 +112,14 @@ def run_check(raw: Mapping[str, str | None], host: CIHost,
         if os.environ.get("INTUNE_STEP_DEBUG") and not isinstance(exc, IntuneStepError):
             raise  # a bug: the traceback only on request
         return _report_failure(exc, host, setting_name)
+
+
+def _mask_and_name(raw: Mapping[str, str | None], host: CIHost) -> str | None:
+    """Mask the secret inputs before anything prints; return the setting name for messages."""
+    for name in SECRET_INPUTS:
+        if raw.get(name):
+            host.mask(str(raw[name]))
+    return (raw.get("setting-name") or "").strip() or None
 
 
 def _report_failure(exc: Exception, host: CIHost, setting_name: str | None) -> int:

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from intune_step.ci.base import LineHost
-from intune_step.ci.env_file import append_env_file, env_key, single_line
+from intune_step.ci.env_file import append_env_file, env_pairs
 from intune_step.ci.env_inputs import intune_env_name, read_env_inputs
 
 INPUT_PREFIX = "AC_INTUNE_"
@@ -65,12 +65,7 @@ class AppcircleHost(LineHost):
         return values
 
     def set_outputs(self, outputs: dict[str, str]) -> None:
-        pairs: dict[str, str] = {}
-        for name, value in outputs.items():
-            text, folded = single_line(self.scrub(value))
-            if folded:
-                self.warning(f"output {name} had line breaks; written as one line")
-            pairs[env_key(OUTPUT_PREFIX, name)] = text
+        pairs = env_pairs(outputs, OUTPUT_PREFIX, self.scrub, self.warning)
         target = self._env.get("AC_ENV_FILE_PATH", "").strip()
         if not target:
             self.warning("AC_ENV_FILE_PATH is not set; later steps will not see the outputs")

@@ -9,6 +9,7 @@ not document multi-line values).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -26,6 +27,18 @@ def single_line(value: str) -> tuple[str, bool]:
     """The value with CR/LF folded to spaces, and whether anything was folded."""
     folded = " ".join(value.splitlines()) if ("\n" in value or "\r" in value) else value
     return folded.strip(), folded != value
+
+
+def env_pairs(outputs: dict[str, str], prefix: str, scrub: Callable[[str], str],
+              warn: Callable[[str], None]) -> dict[str, str]:
+    """Outputs as single-line KEY=value pairs, as env files and dotenv reports need them."""
+    pairs: dict[str, str] = {}
+    for name, value in outputs.items():
+        text, folded = single_line(scrub(value))
+        if folded:
+            warn(f"output {name} had line breaks; written as one line")
+        pairs[env_key(prefix, name)] = text
+    return pairs
 
 
 def append_env_file(path: Path, pairs: dict[str, str]) -> None:

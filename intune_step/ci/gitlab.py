@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from intune_step.ci.base import LineHost
-from intune_step.ci.env_file import append_env_file, env_key, single_line
+from intune_step.ci.env_file import append_env_file, env_pairs
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
 
 OUTPUT_PREFIX = "INTUNE_OUTPUT_"  # not INTUNE_<NAME>: a later job would read it as an input
@@ -73,12 +73,7 @@ class GitLabHost(LineHost):
         return values
 
     def set_outputs(self, outputs: dict[str, str]) -> None:
-        pairs: dict[str, str] = {}
-        for name, value in outputs.items():
-            text, folded = single_line(self.scrub(value))
-            if folded:
-                self.warning(f"output {name} had line breaks; written as one line")
-            pairs[env_key(OUTPUT_PREFIX, name)] = text
+        pairs = env_pairs(outputs, OUTPUT_PREFIX, self.scrub, self.warning)
         path = self.dotenv_path()
         size = path.stat().st_size if path.exists() else 0
         size += sum(len(f"{k}={v}\n".encode()) for k, v in pairs.items())
