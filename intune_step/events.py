@@ -23,22 +23,6 @@ class Reporter(Protocol):
         """Bytes done out of total for a long operation (called often; render sparingly)."""
 
 
-class NullReporter:
-    """A reporter that drops everything (library use, tests)."""
-
-    def info(self, message: str) -> None:
-        pass
-
-    def warning(self, message: str) -> None:
-        pass
-
-    def mask(self, secret: str) -> None:
-        pass
-
-    def progress(self, label: str, done: int, total: int) -> None:
-        pass
-
-
 class RecordingReporter:
     """Keeps every event; used by tests and by the dry-run plan."""
 

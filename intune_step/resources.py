@@ -30,8 +30,3 @@ def input_names() -> list[str]:
 
 def output_names() -> list[str]:
     return list(action_definition()["outputs"])
-
-
-def required_inputs() -> list[str]:
-    inputs = action_definition()["inputs"]
-    return [name for name, spec in inputs.items() if spec.get("required")]

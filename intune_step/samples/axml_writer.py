@@ -13,20 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-ANDROID_NS = "http://schemas.android.com/apk/res/android"
-NO_INDEX = 0xFFFFFFFF
-
-RES_XML = 0x0003
-STRING_POOL = 0x0001
-RESOURCE_MAP = 0x0180
-START_NAMESPACE = 0x0100
-END_NAMESPACE = 0x0101
-START_ELEMENT = 0x0102
-END_ELEMENT = 0x0103
-
-TYPE_REFERENCE = 0x01
-TYPE_STRING = 0x03
-TYPE_INT_DEC = 0x10
+# The format's chunk and value types are the reader's; independent readers (apkInspector,
+# pyaxmlparser) check the output, so sharing them cannot hide a mistake.
+from intune_step.artifacts.axml import (
+    ANDROID_NS,
+    END_ELEMENT,
+    END_NAMESPACE,
+    NO_INDEX,
+    RES_XML,
+    RESOURCE_MAP,
+    START_ELEMENT,
+    START_NAMESPACE,
+    STRING_POOL,
+    TYPE_INT_DEC,
+    TYPE_REFERENCE,
+    TYPE_STRING,
+)
 
 # android: attribute resource ids (framework public.xml)
 ATTR_IDS = {
