@@ -3,7 +3,7 @@
 
 import sys
 
-from intune_step.entry import run_ci
+from intune_step.commands.ci_entry import run_ci
 
 if __name__ == "__main__":
     sys.exit(run_ci())

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 
 from intune_step.artifacts.base import Content, EncryptedContent
-from intune_step.blob import UploadResult, UploadTarget
 from intune_step.crypto import HEADER_SIZE, StreamEncryptor
 from intune_step.errors import UploadError
+from intune_step.upload.blob import UploadResult, UploadTarget
 
 BLOCK = 6 * 1024 * 1024  # the tools' chunk size
 READ = 1024 * 1024
@@ -78,8 +78,8 @@ class SequentialUploader:
 
 
 def main() -> None:
-    import intune_step.app as app
-    from intune_step.cli import main as cli
+    import intune_step.commands.run as app
+    from intune_step.commands.cli import main as cli
 
     app.BlockUploader = SequentialUploader  # type: ignore[assignment,misc]
     try:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from intune_step.artifacts.base import PlainContent
-from intune_step.blob import encrypt_and_digest
+from intune_step.upload.blob import encrypt_and_digest
 
 
 def main() -> None:

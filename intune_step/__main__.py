@@ -1,4 +1,4 @@
-from intune_step.cli import main
+from intune_step.commands.cli import main
 
 if __name__ == "__main__":
     main()

@@ -15,8 +15,8 @@ import pytest
 
 from intune_step.artifacts import read_artifact
 from intune_step.artifacts.arsc import ArscError, resolve_file_paths
+from intune_step.artifacts.icon import from_artifact
 from intune_step.errors import ArtifactError
-from intune_step.icon import from_artifact
 from intune_step.samples.apk import build_apk, icon_png
 from intune_step.samples.arsc_writer import EntryTable, resource_id, write_arsc
 from intune_step.samples.axml_writer import Ref

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from intune_step.artifacts import read_artifact
-from intune_step.cli import main
+from intune_step.commands.cli import main
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
 

@@ -28,18 +28,20 @@ import pytest
 
 from intune_step.artifacts import read_artifact
 from intune_step.artifacts.base import AppMetadata
-from intune_step.blob import BlockUploader
+from intune_step.auth.signin import sign_in
+from intune_step.config.options import build_options
+from intune_step.config.settings import build_settings
 from intune_step.emulator import Emulator
-from intune_step.events import RecordingReporter
-from intune_step.graph import GraphClient
-from intune_step.http import make_client
-from intune_step.lock import LockPolicy
-from intune_step.marker import content_tag, lock_tag
-from intune_step.publish import Publisher, PublishResult
+from intune_step.graph.client import GraphClient
+from intune_step.graph.lock import LockPolicy
+from intune_step.graph.tags import content_tag, lock_tag
+from intune_step.graph.waits import WaitPolicy
+from intune_step.publish.flow import Publisher
+from intune_step.publish.result import PublishResult
+from intune_step.report import RecordingReporter
 from intune_step.samples.ipa import build_ipa
-from intune_step.settings import build_options, build_settings
-from intune_step.signin import sign_in
-from intune_step.waits import WaitPolicy
+from intune_step.transport.http import make_client
+from intune_step.upload.blob import BlockUploader
 
 from ..emulator.helpers import Api, ios_body
 from ..runner_files import parse_github_output

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from intune_step import publish
-from intune_step.app import run_publish
 from intune_step.ci.local import LocalHost
+from intune_step.commands.run import run_publish
 from intune_step.emulator import Emulator
 from intune_step.samples.ipa import build_ipa
 

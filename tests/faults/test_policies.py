@@ -8,16 +8,16 @@ import httpx
 import pytest
 
 from intune_step.errors import GraphError, SettingsError, StuckStateError
-from intune_step.events import Reporter
-from intune_step.graph import GraphResult
-from intune_step.retry import RetryPolicy, env_seconds
-from intune_step.waits import (
+from intune_step.graph.client import GraphResult
+from intune_step.graph.waits import (
     UnexpectedStateError,
     WaitPolicy,
     again_on_states,
     retry_through_cooldown,
     wait_for_state,
 )
+from intune_step.report import Reporter
+from intune_step.transport.retry import RetryPolicy, env_seconds
 
 
 class Clock:

@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pytest_httpx import HTTPXMock
 
-from intune_step.auth import TokenProvider
-from intune_step.events import RecordingReporter
-from intune_step.graph import GraphClient
-from intune_step.http import make_client
-from intune_step.retry import RetryPolicy
-from intune_step.settings import Settings, build_settings
+from intune_step.auth.tokens import TokenProvider
+from intune_step.config.settings import Settings, build_settings
+from intune_step.graph.client import GraphClient
+from intune_step.report import RecordingReporter
+from intune_step.transport.http import make_client
+from intune_step.transport.retry import RetryPolicy
 
 TENANT = "contoso.onmicrosoft.com"
 LOGIN = f"https://login.microsoftonline.com/{TENANT}"

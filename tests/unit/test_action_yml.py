@@ -9,12 +9,14 @@ import yaml
 from click.testing import CliRunner
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
-from intune_step.batch import Outcome, run_outputs
-from intune_step.cli import env_name, main
-from intune_step.credentials import KIND_OF_INPUT
-from intune_step.publish import PublishResult
-from intune_step.resources import action_definition, action_yml_path, input_names
-from intune_step.settings import build_options, build_settings
+from intune_step.commands.cli import env_name, main
+from intune_step.commands.outputs import run_outputs
+from intune_step.config.action import action_definition, action_yml_path, input_names
+from intune_step.config.credentials import KIND_OF_INPUT
+from intune_step.config.options import build_options
+from intune_step.config.settings import build_settings
+from intune_step.publish.result import PublishResult
+from intune_step.publish.several import Outcome
 
 INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
           "app-id", "display-name", "description", "publisher", "dry-run"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from intune_step.assignments import Assignment, diff, from_graph, parse_assignments
+from intune_step.config.assignments import Assignment, parse_assignments
 from intune_step.errors import SettingsError
+from intune_step.graph.assignments import diff, from_graph
 
 G1 = "00000000-0000-0000-0000-000000000001"
 G2 = "00000000-0000-0000-0000-000000000002"

@@ -7,12 +7,12 @@ from urllib.parse import parse_qs
 import pytest
 from pytest_httpx import HTTPXMock
 
-from intune_step.auth import MsalHttpClient, TokenProvider
-from intune_step.credentials import ClientCredential
+from intune_step.auth.credentials import ClientCredential
+from intune_step.auth.tokens import MsalHttpClient, TokenProvider
+from intune_step.config.settings import Settings, build_settings
 from intune_step.errors import AuthError
-from intune_step.events import RecordingReporter
-from intune_step.http import make_client
-from intune_step.settings import Settings, build_settings
+from intune_step.report import RecordingReporter
+from intune_step.transport.http import make_client
 
 from .conftest import LOGIN, SECRET, TOKEN, add_discovery, add_token
 

@@ -21,7 +21,12 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from intune_step.artifacts.base import EncryptedContent, PlainContent
-from intune_step.blob import (
+from intune_step.crypto import decrypt_blob, encrypt_bytes, encrypted_size
+from intune_step.errors import UploadError
+from intune_step.report import RecordingReporter
+from intune_step.transport.http import make_client
+from intune_step.transport.retry import RetryPolicy
+from intune_step.upload.blob import (
     DEFAULT_BLOCK,
     MAX_BLOCK,
     MAX_BLOCKS,
@@ -33,11 +38,6 @@ from intune_step.blob import (
     choose_block_size,
     encrypt_and_digest,
 )
-from intune_step.crypto import decrypt_blob, encrypt_bytes, encrypted_size
-from intune_step.errors import UploadError
-from intune_step.events import RecordingReporter
-from intune_step.http import make_client
-from intune_step.retry import RetryPolicy
 
 BLOB = "https://acct.blob.core.windows.net/c/file.bin"
 NO_SLEEP = RetryPolicy(attempts=4, sleep=lambda s: None, jitter=lambda lo, hi: hi)

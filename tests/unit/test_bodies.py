@@ -12,12 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from intune_step.bodies import app_body, content_file_body, update_body
+from intune_step.config.options import PublishOptions, build_options
+from intune_step.config.settings import Settings, build_settings
 from intune_step.emulator.apptypes import validate_new_app
-from intune_step.overrides import prepare
+from intune_step.graph.bodies import app_body, content_file_body, update_body
+from intune_step.publish.prepare import prepare
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
-from intune_step.settings import PublishOptions, Settings, build_options, build_settings
 
 REPO = Path(__file__).resolve().parents[2]
 MSI = REPO / "tests" / "fixtures" / "windows" / "demo.msi"

@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from intune_step.certificates import decode_inline, load_certificate
+from intune_step.auth.certificates import decode_inline, load_certificate
 from intune_step.errors import SettingsError
 
 from ..certs import NOW, make_cert

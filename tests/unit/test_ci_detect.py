@@ -10,7 +10,7 @@ from intune_step.ci.azure import AzureDevOpsHost
 from intune_step.ci.github import GitHubHost
 from intune_step.ci.gitlab import GitLabHost
 from intune_step.ci.local import LocalHost
-from intune_step.entry import run_ci
+from intune_step.commands.ci_entry import run_ci
 from intune_step.errors import EXIT_BAD_INPUT, SettingsError
 
 

@@ -14,7 +14,7 @@ from intune_step.ci.appcircle import ALIASES, OUTPUT_PREFIX, appcircle_input_nam
 from intune_step.ci.azure import output_variable
 from intune_step.ci.env_file import env_key
 from intune_step.ci.env_inputs import intune_env_name
-from intune_step.resources import action_definition, input_names, output_names
+from intune_step.config.action import action_definition, input_names, output_names
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = REPO / "appcircle"

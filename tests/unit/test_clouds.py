@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from intune_step.clouds import CLOUDS, cloud_for_login_host, resolve_cloud
+from intune_step.config.clouds import CLOUDS, cloud_for_login_host, resolve_cloud
+from intune_step.config.settings import build_settings
 from intune_step.errors import SettingsError
-from intune_step.settings import build_settings
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 

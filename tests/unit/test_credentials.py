@@ -13,12 +13,13 @@ import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
 from pytest_httpx import HTTPXMock
 
-from intune_step.auth import TokenProvider
-from intune_step.credentials import build_credential, choose_credential
+from intune_step.auth.credentials import build_credential
+from intune_step.auth.tokens import TokenProvider
+from intune_step.config.credentials import choose_credential
+from intune_step.config.settings import build_settings
 from intune_step.errors import AuthError, SettingsError
-from intune_step.events import RecordingReporter
-from intune_step.http import make_client
-from intune_step.settings import build_settings
+from intune_step.report import RecordingReporter
+from intune_step.transport.http import make_client
 
 from ..certs import fake_jwt, github_claims, make_cert
 from .conftest import LOGIN, TOKEN, add_discovery, add_token

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from intune_step.config.files import MAX_FILES, file_entries, names_a_list, resolve_files
 from intune_step.errors import SettingsError
-from intune_step.files import MAX_FILES, file_entries, names_a_list, resolve_files
 
 
 def touch(root: Path, *names: str) -> None:

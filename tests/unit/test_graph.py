@@ -9,7 +9,7 @@ import pytest
 from pytest_httpx import HTTPXMock
 
 from intune_step.errors import GraphError, PermissionDeniedError, ServiceError
-from intune_step.graph import GraphClient
+from intune_step.graph.client import GraphClient
 
 from .conftest import GRAPH, TOKEN, Sleeps, intune_error
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from intune_step.guards import (
+from intune_step.auth.guards import (
     WRITE_ROLE,
     MissingPermissionError,
     TenantMismatchError,
     check_token,
     token_facts,
 )
-from intune_step.settings import Settings, build_settings
+from intune_step.config.settings import Settings, build_settings
 
 from ..certs import fake_jwt
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts import read_artifact
+from intune_step.artifacts.icon import from_artifact, from_file, sniff
+from intune_step.artifacts.png import PngError, header, normalise
 from intune_step.errors import BadInputError
-from intune_step.icon import from_artifact, from_file, sniff
-from intune_step.png import PngError, header, normalise
 from intune_step.samples.ipa import build_ipa
 from intune_step.samples.windows import build_msix
 
@@ -221,7 +221,7 @@ def test_types_without_an_icon_reader_say_so(tmp_path: Path) -> None:
 
 
 def test_plist_helper_round_trip() -> None:  # the IPA icon names come from Info.plist
-    from intune_step.icon import _ipa_icon_names
+    from intune_step.artifacts.icon import _ipa_icon_names
 
     info = plistlib.loads(plistlib.dumps({"CFBundleIconFiles": ["Icon.png", "Icon@2x"],
                                           "CFBundleIcons~ipad": {"CFBundlePrimaryIcon": {

@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 
 from intune_step.errors import GraphError
-from intune_step.events import RecordingReporter
-from intune_step.lock import (
+from intune_step.graph.lock import (
     AppLock,
     AppVanishedError,
     LockBusyError,
     LockLostError,
     LockPolicy,
 )
-from intune_step.marker import ContentTag, LockTag, compose, content_tag, lock_tag, with_lock
+from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, with_lock
+from intune_step.report import RecordingReporter
 
 START = datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ import pytest
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
 from intune_step.errors import BadInputError, GraphError
-from intune_step.lookup import AppFinder
+from intune_step.graph.lookup import AppFinder
 
 ICON = {"@odata.type": "#microsoft.graph.mimeContent", "type": "image/png", "value": "AA=="}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from intune_step.marker import (
+from intune_step.graph.tags import (
     ContentTag,
     LockTag,
     compose,

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from intune_step.config.named_settings import DEFAULT_FILE, apply_named_setting
+from intune_step.config.settings import build_settings
 from intune_step.errors import SettingsError
-from intune_step.events import RecordingReporter
-from intune_step.named_settings import DEFAULT_FILE, apply_named_setting
-from intune_step.settings import build_settings
+from intune_step.report import RecordingReporter
 
 PROD_ID = "11111111-2222-3333-4444-555555555555"
 STAGING_ID = "22222222-2222-3333-4444-555555555555"

@@ -9,11 +9,11 @@ import httpx
 import pytest
 from pytest_httpx import HTTPXMock
 
+from intune_step.auth.oidc import AzureDevOpsOidc, EnvToken, FileToken, GitHubOidc
 from intune_step.errors import AuthError, ServiceError, SettingsError
-from intune_step.events import RecordingReporter
-from intune_step.http import make_client
-from intune_step.oidc import AzureDevOpsOidc, EnvToken, FileToken, GitHubOidc
-from intune_step.retry import RetryPolicy
+from intune_step.report import RecordingReporter
+from intune_step.transport.http import make_client
+from intune_step.transport.retry import RetryPolicy
 
 from ..certs import fake_jwt, github_claims
 

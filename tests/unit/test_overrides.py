@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts.base import MetadataUnreadableError
+from intune_step.config.options import PublishOptions, build_options
 from intune_step.errors import ArtifactError, BadInputError, SettingsError
-from intune_step.overrides import merge_properties, options_from_inputs, prepare
+from intune_step.graph.bodies import merge_properties
+from intune_step.publish.prepare import prepare
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin
-from intune_step.settings import PublishOptions, build_options
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_DMG = REPO / "tests" / "fixtures" / "macos" / "hfsplus_zlib.dmg"
@@ -118,14 +119,19 @@ def test_an_exe_package_is_refused_before_anything_and_accepted_on_update(
 
 
 def test_option_parsing(tmp_path: Path) -> None:
-    parsed = options_from_inputs({"bundle-id": " com.contoso.app ", "macos-app-type": "lob",
-                                  "properties": "owner: Mobile team\ninformationUrl: null"})
-    assert parsed["bundle_id"] == "com.contoso.app" and parsed["macos_app_type"] == "lob"
-    assert parsed["properties"] == {"owner": "Mobile team", "informationUrl": None}
-    assert options_from_inputs({})["macos_app_type"] == "pkg"
-    for raw, message in [
-        ({"bundle-id": "com contoso"}, "is not a bundle identifier"),
-        ({"macos-app-type": "managed"}, "must be pkg or lob"),
+    (tmp_path / "app.pkg").write_bytes(b"xar!")
+
+    def parse(**inputs: str) -> PublishOptions:
+        return options(tmp_path / "app.pkg", **inputs)
+
+    parsed = parse(bundle_id=" com.contoso.app ", macos_app_type="lob",
+                   properties="owner: Mobile team\ninformationUrl: null")
+    assert parsed.bundle_id == "com.contoso.app" and parsed.macos_app_type == "lob"
+    assert parsed.properties == {"owner": "Mobile team", "informationUrl": None}
+    assert parse().macos_app_type == "pkg"
+    for inputs, message in [
+        ({"bundle_id": "com contoso"}, "is not a bundle identifier"),
+        ({"macos_app_type": "managed"}, "must be pkg or lob"),
         ({"properties": "'@odata.type': x"}, "cannot set @odata.type"),
         ({"properties": "committedContentVersion: '2'"}, "cannot set committedContentVersion"),
         ({"properties": "just text"}, "must be a YAML mapping"),
@@ -133,13 +139,12 @@ def test_option_parsing(tmp_path: Path) -> None:
         ({"properties": "@"}, "'@' without a path"),
     ]:
         with pytest.raises(SettingsError, match=message):
-            options_from_inputs(raw)
+            parse(**inputs)
     (tmp_path / "props.yml").write_text("developer: Contoso\n")
-    assert options_from_inputs({"properties": "@props.yml"}, tmp_path)["properties"] == {
-        "developer": "Contoso"}
+    assert parse(properties="@props.yml").properties == {"developer": "Contoso"}
     (tmp_path / "big.yml").write_text("a: " + "x" * 300_000)
     with pytest.raises(SettingsError, match="larger than"):
-        options_from_inputs({"properties": "@big.yml"}, tmp_path)
+        parse(properties="@big.yml")
 
 
 def test_properties_replace_fields_key_by_key() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 
-from intune_step.assignments import diff, parse_assignments
-from intune_step.categories import CategoryPlan
-from intune_step.plan import FieldChange, Plan, changes
+from intune_step.config.assignments import parse_assignments
+from intune_step.graph.assignments import diff
+from intune_step.graph.categories import CategoryPlan
+from intune_step.publish.plan import FieldChange, Plan, changes
 
 ICON = {"@odata.type": "#microsoft.graph.mimeContent", "type": "image/png", "value": "iVBORw=="}
 

@@ -10,7 +10,7 @@ import pytest
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
 from intune_step.errors import BadInputError
-from intune_step.preflight import check_file, check_version
+from intune_step.publish.preflight import check_file, check_version
 
 
 def meta(app_type: str = "iosLobApp", size: int = 10, **properties: object) -> AppMetadata:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from intune_step.config.options import DEFAULT_LOCK_TIMEOUT, build_options
 from intune_step.errors import SettingsError
-from intune_step.settings import DEFAULT_LOCK_TIMEOUT, build_options
 
 
 def options(**inputs: str):

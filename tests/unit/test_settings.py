@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from intune_step.config.options import build_options
+from intune_step.config.settings import build_settings, parse_bool
 from intune_step.errors import SettingsError
-from intune_step.settings import build_options, build_settings, parse_bool
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from intune_step.versions import compare, parse_version
+from intune_step.graph.versions import compare, parse_version
 
 
 @pytest.mark.parametrize(("text", "parsed"), [

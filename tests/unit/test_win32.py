@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts.intunewin import read_intunewin
+from intune_step.config.win32 import parse_win32
 from intune_step.emulator.apptypes import validate_new_app
 from intune_step.errors import BadInputError, SettingsError
+from intune_step.graph.win32 import DEFAULT_RETURN_CODES, describe, plan
 from intune_step.samples.windows import build_intunewin
-from intune_step.win32 import DEFAULT_RETURN_CODES, describe, parse_win32, plan
 
 CODE = "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}"
 G = "#microsoft.graph."

@@ -1,0 +1,78 @@
+"""Checks on the access token right after sign-in, before anything touches Intune.
+
+Entra puts the tenant (tid) and the granted application permissions (roles) into the token;
+reading them turns a 403 halfway through an upload into a precise message up front. The
+token's signature is not checked here: it came straight from Entra over TLS, and Graph
+verifies it on every call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from intune_step.auth.oidc import jwt_claims
+from intune_step.config.clouds import CLOUDS
+from intune_step.config.settings import Settings
+from intune_step.errors import AuthError
+
+WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
+
+
+class TenantMismatchError(AuthError):
+    """The token was issued by another tenant than expected-tenant."""
+
+
+class MissingPermissionError(AuthError):
+    """The app registration lacks the application permission publishing needs."""
+
+
+@dataclass(frozen=True)
+class TokenFacts:
+    readable: bool
+    tenant: str | None
+    app_id: str | None
+    roles: tuple[str, ...]
+
+
+def token_facts(token: str) -> TokenFacts:
+    claims = jwt_claims(token)
+    if claims is None:
+        return TokenFacts(False, None, None, ())
+    roles = claims.get("roles")
+    return TokenFacts(
+        True,
+        str(claims["tid"]) if claims.get("tid") else None,
+        str(claims.get("appid") or claims.get("azp") or "") or None,
+        tuple(str(r) for r in roles) if isinstance(roles, list) else (),
+    )
+
+
+def check_token(token: str, settings: Settings) -> TokenFacts:
+    """Raise when the token is of the wrong tenant or lacks the write permission."""
+    facts = token_facts(token)
+    if settings.expected_tenant:
+        if facts.tenant is None:
+            raise TenantMismatchError(
+                "cannot read the tenant of the access token to compare it with expected-tenant",
+                fix="remove expected-tenant if this login host issues opaque tokens")
+        if facts.tenant.lower() != settings.expected_tenant.lower():
+            raise TenantMismatchError(
+                f"signed in to tenant {facts.tenant}, but expected-tenant is "
+                f"{settings.expected_tenant}",
+                fix="check the tenant in auth-url (or the named setting) against expected-tenant")
+    if facts.readable and WRITE_ROLE not in facts.roles:
+        held = ", ".join(facts.roles) if facts.roles else "no application permissions"
+        raise MissingPermissionError(
+            f"the app registration {settings.client_id} lacks the application permission "
+            f"{WRITE_ROLE} (its token carries {held})", fix=grant_steps(settings))
+    return facts
+
+
+def grant_steps(settings: Settings) -> str:
+    """The exact portal clicks that grant the permission (admin consent included)."""
+    cloud = next((c for c in CLOUDS if c.name == settings.cloud), CLOUDS[0])
+    return (f"in {cloud.entra_url} open App registrations > {settings.client_id} > API "
+            f"permissions > Add a permission > Microsoft Graph > Application permissions, tick "
+            f"{WRITE_ROLE} > Add permissions, then 'Grant admin consent for <your tenant>' "
+            "(needs a Privileged Role Administrator or Global Administrator); re-run "
+            "`intune-step check`")

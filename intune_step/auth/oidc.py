@@ -1,0 +1,236 @@
+"""Federated tokens (workload identity federation): a JWT from the CI, no secret at all.
+
+Each source is a zero-argument callable MSAL invokes on every token request (verified in MSAL
+1.39 ``oauth2cli/oauth2.py`` ``_obtain_token``), so a short-lived CI token is fetched afresh
+whenever MSAL needs a new access token, never cached by us. Every token is masked before
+anything could print it; only its issuer, subject and audience are logged, which is exactly
+what a federated credential on the app registration must match.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from intune_step.errors import AuthError, ServiceError, SettingsError
+from intune_step.report import Reporter
+from intune_step.transport.http import safe_url
+from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+
+GITHUB_FIX = ("add `permissions: {id-token: write, contents: read}` to the job (or the "
+              "workflow) in the workflow file; pull requests from forks never get a token")
+AZURE_FIX = "add `env: {SYSTEM_ACCESSTOKEN: $(System.AccessToken)}` to the step in the pipeline"
+ADO_API_VERSION = "7.1"
+FETCH_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=8.0)
+
+
+def jwt_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a compact JWT, unverified (Entra verifies it); None if it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(parts[:2]):
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+class FederatedToken:
+    """Base of every source: mask, check the shape and expiry, describe once."""
+
+    label = "a federated token"
+
+    def __init__(self, reporter: Reporter) -> None:
+        self._reporter = reporter
+        self.claims: dict[str, Any] = {}
+
+    def _fetch(self) -> str:
+        raise NotImplementedError
+
+    def __call__(self) -> str:
+        token = self._fetch().strip()
+        self._reporter.mask(token)
+        claims = jwt_claims(token)
+        if claims is None:
+            raise SettingsError(f"{self.label} is not a JWT", fix="hand over the OIDC ID "
+                                "token itself (three dot-separated parts)")
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and exp < time.time():
+            raise SettingsError(
+                f"{self.label} expired at {time.strftime('%H:%M:%S UTC', time.gmtime(exp))}",
+                fix="hand over a fresh token (CI tokens live only as long as the job)")
+        if not self.claims:
+            self._reporter.info(f"Federated token from {self.label}: {describe_claims(claims)}")
+        self.claims = claims
+        return token
+
+
+def describe_claims(claims: Mapping[str, Any]) -> str:
+    aud = claims.get("aud")
+    audience = ", ".join(aud) if isinstance(aud, list) else aud
+    return f"issuer {claims.get('iss')}, subject {claims.get('sub')}, audience {audience}"
+
+
+class GitHubOidc(FederatedToken):
+    """The job's ID token from the runner (needs `permissions: id-token: write`)."""
+
+    label = "GitHub Actions"
+
+    def __init__(self, http: httpx.Client, environ: Mapping[str, str], audience: str,
+                 reporter: Reporter, retry: RetryPolicy = FETCH_RETRY) -> None:
+        super().__init__(reporter)
+        url = environ.get("ACTIONS_ID_TOKEN_REQUEST_URL", "").strip()
+        request_token = environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "").strip()
+        if not url or not request_token:
+            if environ.get("GITHUB_ACTIONS") != "true":
+                raise SettingsError(
+                    "credential github-oidc works only in a GitHub Actions job "
+                    "(ACTIONS_ID_TOKEN_REQUEST_URL is not set)",
+                    fix="run in GitHub Actions, or choose another credential")
+            raise SettingsError(
+                "GitHub gave this job no OIDC token: the job lacks `permissions: id-token: write`",
+                fix=GITHUB_FIX)
+        reporter.mask(request_token)
+        self._http, self._url, self._audience, self._retry = http, url, audience, retry
+        self._request_token = request_token
+
+    def _fetch(self) -> str:
+        # The URL already has a query (api-version): `audience` joins it. httpx's params=
+        # would replace it instead.
+        url = httpx.URL(self._url).copy_merge_params({"audience": self._audience})
+        response = _send(self._http, self._retry, "GitHub's OIDC token endpoint", lambda: (
+            self._http.get(url,
+                           headers={"Authorization": f"Bearer {self._request_token}",
+                                    "Accept": "application/json"})))
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"GitHub's OIDC token endpoint refused the request ({response.status_code})",
+                fix=GITHUB_FIX)
+        return _json_field(response, "value", "GitHub's OIDC token endpoint")
+
+
+class AzureDevOpsOidc(FederatedToken):
+    """The OIDC token of an Azure DevOps service connection (workload identity federation)."""
+
+    label = "Azure DevOps"
+
+    def __init__(self, http: httpx.Client, environ: Mapping[str, str],
+                 service_connection_id: str, reporter: Reporter,
+                 retry: RetryPolicy = FETCH_RETRY) -> None:
+        super().__init__(reporter)
+        url = environ.get("SYSTEM_OIDCREQUESTURI", "").strip()
+        access_token = environ.get("SYSTEM_ACCESSTOKEN", "").strip()
+        if not url:
+            raise SettingsError(
+                "credential azure-devops-oidc works only in Azure Pipelines "
+                "(SYSTEM_OIDCREQUESTURI is not set)",
+                fix="run in Azure Pipelines, or choose another credential")
+        if not access_token:
+            raise SettingsError(
+                "SYSTEM_ACCESSTOKEN is not set: Azure Pipelines hands System.AccessToken to a "
+                "step only when the step maps it", fix=AZURE_FIX)
+        reporter.mask(access_token)
+        self._http, self._url, self._retry = http, url, retry
+        self._connection, self._access_token = service_connection_id, access_token
+
+    def _fetch(self) -> str:
+        url = httpx.URL(self._url).copy_merge_params(
+            {"api-version": ADO_API_VERSION, "serviceConnectionId": self._connection})
+        response = _send(self._http, self._retry, "the Azure DevOps OIDC endpoint", lambda: (
+            self._http.post(url,
+                            headers={"Authorization": f"Bearer {self._access_token}",
+                                     "Content-Type": "application/json",
+                                     "Accept": "application/json"})))
+        if response.status_code in (401, 403):
+            raise AuthError(
+                f"Azure DevOps refused the OIDC token request ({response.status_code})",
+                fix=AZURE_FIX + ", and allow the pipeline to use the service connection")
+        if response.status_code in (400, 404):
+            raise SettingsError(
+                f"Azure DevOps knows no federated service connection {self._connection} "
+                f"({response.status_code})",
+                fix="set service-connection-id to the ID of a workload identity federation "
+                    "service connection (Project settings > Service connections)")
+        return _json_field(response, "oidcToken", "the Azure DevOps OIDC endpoint")
+
+
+class EnvToken(FederatedToken):
+    """A token in an environment variable, e.g. a GitLab CI `id_tokens` variable."""
+
+    def __init__(self, name: str, environ: Mapping[str, str], reporter: Reporter) -> None:
+        super().__init__(reporter)
+        self.label = f"${name}"
+        self._name, self._environ = name, environ
+        if environ.get(name, "").strip():
+            reporter.mask(environ[name].strip())  # it exists already: mask it now
+        else:
+            fix = (f"declare it in the job: `id_tokens: {{{name}: {{aud: "
+                   "api://AzureADTokenExchange}}`" if environ.get("GITLAB_CI")
+                   else f"set {name} to the OIDC token")
+            raise SettingsError(f"federated-token-env names {name}, which is not set", fix=fix)
+
+    def _fetch(self) -> str:
+        return self._environ.get(self._name, "")
+
+
+class FileToken(FederatedToken):
+    """A token in a file, read again for every token request (files like Kubernetes'
+    projected tokens are rotated in place)."""
+
+    def __init__(self, path: Path, reporter: Reporter) -> None:
+        super().__init__(reporter)
+        self.label = f"file {path}"
+        self._path = path
+        if not path.is_file():
+            raise SettingsError(f"federated-token-file {path} does not exist",
+                                fix="write the OIDC token to that file before this step runs")
+
+    def _fetch(self) -> str:
+        try:
+            return self._path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read federated-token-file {self._path}: "
+                                f"{type(exc).__name__}", fix="check the file") from None
+
+
+def _send(http: httpx.Client, retry: RetryPolicy, what: str,
+          request: Callable[[], httpx.Response]) -> httpx.Response:
+    """Transient failures (connection, 429, 5xx) are tried again a few times."""
+    for attempt in range(1, retry.attempts + 1):
+        try:
+            response = request()
+        except httpx.HTTPError as exc:
+            if attempt == retry.attempts:
+                raise ServiceError(f"cannot reach {what}: {type(exc).__name__}",
+                                   fix="check network access from the runner") from None
+            retry.sleep(retry.backoff(attempt))
+            continue
+        if response.status_code not in RETRY_STATUSES and response.status_code < 500:
+            return response
+        if attempt == retry.attempts:
+            raise ServiceError(f"{what} answered {response.status_code} "
+                               f"({safe_url(response.request.url)})",
+                               fix="re-run the job; the CI's token service may be down")
+        retry.sleep(retry.delay_for(attempt, response))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _json_field(response: httpx.Response, name: str, what: str) -> str:
+    if response.status_code != 200:
+        raise ServiceError(f"{what} answered {response.status_code}",
+                           fix="re-run the job; check the CI's OIDC settings")
+    try:
+        value = response.json().get(name)
+    except (ValueError, AttributeError):
+        value = None
+    if not isinstance(value, str) or not value:
+        raise ServiceError(f"{what} answered without a token ('{name}' is missing)",
+                           fix="re-run the job; check the CI's OIDC settings")
+    return value

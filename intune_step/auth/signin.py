@@ -1,0 +1,31 @@
+"""Sign in and prove the token fit to publish: shared by `publish` and `check`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+
+from intune_step.auth.credentials import build_credential
+from intune_step.auth.guards import WRITE_ROLE, TokenFacts, check_token
+from intune_step.auth.tokens import TokenProvider
+from intune_step.config.settings import Settings
+from intune_step.report import Reporter
+
+
+def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
+            environ: Mapping[str, str], workspace: Path) -> tuple[TokenProvider, TokenFacts]:
+    """Build the credential, get a token, check tenant and permission; no Graph call yet."""
+    credential = build_credential(settings, http, reporter, environ, workspace)
+    reporter.info(f"Signing in as {settings.client_id} with {credential.description}")
+    tokens = TokenProvider(settings, http, reporter, credential)
+    facts = check_token(tokens.token(), settings)
+    tenant = f" to tenant {facts.tenant}" if facts.tenant else ""
+    reporter.info(f"Signed in{tenant} as {settings.client_id}")
+    if facts.readable:
+        reporter.info(f"Permission {WRITE_ROLE}: granted")
+    else:
+        reporter.warning("the access token is not a readable JWT, so its permissions were not "
+                         "checked before publishing")
+    return tokens, facts

@@ -1,0 +1,190 @@
+"""Sign in with MSAL (client credentials) over our own httpx client."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import msal
+
+from intune_step.auth.credentials import ClientCredential, secret_credential
+from intune_step.auth.oidc import describe_claims
+from intune_step.config.settings import Settings
+from intune_step.errors import AuthError, ServiceError
+from intune_step.report import Reporter
+from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+
+
+class MsalHttpClient:
+    """The requests-like surface MSAL calls, carried by httpx.
+
+    MSAL passes a signed client assertion as bytes inside form data; httpx would post the
+    literal ``b'...'`` text (Entra then answers AADSTS50027), so form values become text.
+    """
+
+    def __init__(self, client: httpx.Client, reporter: Reporter | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        self._client = client
+        self._reporter = reporter
+        self._retry = retry or RetryPolicy(attempts=5, max_delay=30.0)
+
+    @staticmethod
+    def _text_form(data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
+        return data
+
+    def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
+             **kwargs: Any) -> httpx.Response:
+        return self._retrying(lambda: self._client.post(
+            url, params=params, data=self._text_form(data), headers=headers,
+            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
+
+    def get(self, url: str, params: Any = None, headers: Any = None,
+            **kwargs: Any) -> httpx.Response:
+        return self._retrying(lambda: self._client.get(
+            url, params=params, headers=headers,
+            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
+
+    def _retrying(self, send: Any) -> httpx.Response:
+        """Retry 429 and 5xx here, below MSAL: MSAL would replay a cached failure until its
+        Retry-After, and would report a final one as a credential problem or an exception.
+        Entra throttling or down is a service failure (exit 3), never bad input."""
+        attempt = 0
+        while True:
+            attempt += 1
+            response: httpx.Response = send()
+            status = response.status_code
+            if status not in RETRY_STATUSES and status < 500:
+                return response
+            rid = response.headers.get("x-ms-request-id")
+            if attempt >= self._retry.attempts:
+                raise ServiceError(
+                    f"sign-in failed: the login host answered HTTP {status} "
+                    f"(gave up after {attempt} attempts)", request_id=rid,
+                    fix="Entra is throttling or unavailable; re-run the step later")
+            delay = self._retry.delay_for(attempt, response)
+            if self._reporter is not None:
+                self._reporter.warning(
+                    f"sign-in: HTTP {status}{f' (request-id {rid})' if rid else ''}; retrying "
+                    f"in {delay:.1f}s (attempt {attempt} of {self._retry.attempts})")
+            self._retry.sleep(delay)
+
+    def close(self) -> None:  # the client belongs to the caller
+        pass
+
+
+# AADSTS code -> (what it means, what to do)
+ENTRA_ERRORS: dict[int, tuple[str, str]] = {
+    7000215: ("Entra refused the client secret",
+              "use the secret's Value (not its Secret ID) and check it has not been replaced"),
+    7000222: ("the client secret has expired",
+              "create a new secret in the app registration and update the CI secret"),
+    700016: ("Entra knows no application with this client-id in the tenant",
+             "check client-id and that auth-url names the tenant where the app is registered"),
+    90002: ("Entra knows no such tenant",
+            "check the tenant ID or domain in auth-url"),
+    900023: ("the tenant in auth-url is not a valid tenant ID or domain",
+             "check the tenant ID or domain in auth-url"),
+    65001: ("an administrator has not consented to the app's permissions",
+            "grant admin consent for DeviceManagementApps.ReadWrite.All in the app registration"),
+    70011: ("Entra refused the requested scope",
+            "check graph-url: the scope is <graph-url>/.default"),
+    500011: ("the Graph resource is not known in this tenant",
+             "check graph-url matches the cloud of auth-url"),
+    50027: ("Entra refused the client assertion (invalid JWT)",
+            "check the certificate or federated token given"),
+    700027: ("Entra could not verify the client assertion signature",
+             "upload the certificate to the app registration, or check the thumbprint"),
+    700024: ("the client assertion is outside its valid time range",
+             "check the runner clock; a federated token may have expired"),
+    70021: ("no federated credential on the app registration matches this token",
+            "add one with exactly this issuer and subject (Certificates & secrets > Federated "
+            "credentials)"),
+    700211: ("no federated credential on the app registration has this token's issuer",
+             "add a federated credential with this issuer"),
+    700212: ("no federated credential on the app registration has this token's audience",
+             "use audience api://AzureADTokenExchange (or the cloud's variant) on both sides"),
+    700213: ("no federated credential on the app registration has this token's subject",
+             "add a federated credential with exactly this subject"),
+}
+# The usual fix when Entra's answer names no code we know, per credential.
+GENERIC_FIX = {
+    "secret": "check client-id, client-secret and auth-url",
+    "certificate": "check client-id, auth-url and that this certificate is uploaded to the app "
+                   "registration",
+}
+FEDERATED_FIX = "check client-id, auth-url and the app registration's federated credentials"
+
+
+def explain_entra_error(result: Mapping[str, Any],
+                        credential: ClientCredential | None = None) -> AuthError:
+    codes = result.get("error_codes") or []
+    description = str(result.get("error_description") or result.get("error") or "unknown error")
+    first_line = description.splitlines()[0] if description else ""
+    # What a federated credential must match is the first thing to know when none does.
+    token = credential.federated if credential else None
+    seen = f" [token: {describe_claims(token.claims)}]" if token and token.claims else ""
+    for code in codes:
+        if code in ENTRA_ERRORS:
+            meaning, fix = ENTRA_ERRORS[code]
+            return AuthError(f"sign-in failed: {meaning} (AADSTS{code}){seen}", fix=fix,
+                             request_id=result.get("correlation_id"))
+    kind = credential.kind if credential else "secret"
+    return AuthError(f"sign-in failed: {first_line}{seen}",
+                     fix=GENERIC_FIX.get(kind, FEDERATED_FIX),
+                     request_id=result.get("correlation_id"))
+
+
+class TokenProvider:
+    """Hands out a valid Graph access token; MSAL caches it and renews it near expiry."""
+
+    def __init__(self, settings: Settings, http: httpx.Client, reporter: Reporter,
+                 credential: ClientCredential | None = None) -> None:
+        self._settings = settings
+        self._reporter = reporter
+        self._lock = threading.Lock()
+        self.credential = credential or secret_credential(settings)
+        try:
+            self._app = msal.ConfidentialClientApplication(
+                settings.client_id,
+                client_credential=self.credential.msal,
+                authority=settings.authority,
+                http_client=MsalHttpClient(http, reporter),
+                # Known Microsoft hosts need no discovery; other hosts must not be sent to
+                # login.microsoftonline.com for it.
+                instance_discovery=False,
+            )
+        except ValueError as exc:  # tenant discovery failed (MSAL raises ValueError)
+            raise AuthError(
+                f"sign-in failed: {settings.authority} did not answer as an Entra authority "
+                f"({str(exc).splitlines()[0][:200]})",
+                fix="check the tenant and host in auth-url",
+            ) from exc
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"cannot reach the login host of auth-url: {type(exc).__name__}",
+                fix="check network access to the login host and auth-url",
+            ) from exc
+
+    def token(self, force_refresh: bool = False) -> str:
+        with self._lock:
+            if force_refresh:
+                self._app.remove_tokens_for_client()
+            try:
+                result = self._app.acquire_token_for_client(scopes=[self._settings.scope])
+            except httpx.HTTPError as exc:
+                raise ServiceError(
+                    f"cannot reach the login host: {type(exc).__name__}",
+                    fix="check network access to the login host",
+                ) from exc
+            except ValueError as exc:
+                raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
+                                fix="check the tenant and host in auth-url") from exc
+        if "access_token" not in result:
+            raise explain_entra_error(result, self.credential)
+        token = str(result["access_token"])
+        self._reporter.mask(token)
+        return token

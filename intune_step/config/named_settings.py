@@ -1,0 +1,177 @@
+"""Named settings: a YAML file of reusable connection settings, selected by setting-name.
+
+The file lives in the repository, so it never holds a secret: an entry names the environment
+variable that holds one (``client-secret-env: INTUNE_PROD_SECRET``). Explicit inputs override
+the entry field by field; a credential given explicitly replaces the entry's credential whole.
+Default location: ``intune-step.yml`` at the workspace root, the same place on every CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from intune_step.config.credentials import ENV_NAME, KIND_OF_INPUT
+from intune_step.config.paths import in_workspace, shown
+from intune_step.config.text import clean
+from intune_step.errors import SettingsError
+from intune_step.report import Reporter
+
+DEFAULT_FILE = "intune-step.yml"
+# Entry keys that are inputs of the same name (none of them a secret).
+PLAIN_KEYS = ("client-id", "auth-url", "graph-url", "expected-tenant", "credential",
+              "certificate-file", "send-certificate-chain", "federated-token-env",
+              "federated-token-file", "service-connection-id")
+# Entry key -> the secret input it fills from that environment variable.
+SECRET_REFERENCES = {"client-secret-env": "client-secret", "certificate-env": "certificate",
+                     "certificate-password-env": "certificate-password"}
+CREDENTIAL_KEYS = frozenset({"credential", "certificate-file", "send-certificate-chain",
+                             "federated-token-env", "federated-token-file",
+                             "service-connection-id", *SECRET_REFERENCES})
+
+
+@dataclass(frozen=True)
+class NamedSetting:
+    name: str
+    values: dict[str, str]  # input name -> value
+    references: dict[str, str]  # secret input name -> environment variable holding it
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    path: Path
+    default: str | None
+    entries: dict[str, NamedSetting]
+
+
+def load_settings_file(path: Path) -> SettingsFile:
+    """Parse and check the whole file; every problem names the entry and key."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SettingsError(f"cannot read settings file {path}: {type(exc).__name__}",
+                            fix="check the path in settings-file") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SettingsError(f"settings file {path.name} is not valid YAML{where}",
+                            fix="fix the YAML (a linter such as yamllint shows where)") from None
+    if data is None:
+        data = {"settings": {}}
+    if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
+        raise SettingsError(f"settings file {path.name} needs a `settings:` mapping of names "
+                            "to entries", fix="see the README's 'Named settings' example")
+    unknown = set(data) - {"settings", "default"}
+    if unknown:
+        raise SettingsError(f"settings file {path.name} has unknown keys: "
+                            f"{', '.join(sorted(map(str, unknown)))}",
+                            fix="keep only `default:` and `settings:` at the top level")
+    entries = {str(name): _entry(path, str(name), body)
+               for name, body in data["settings"].items()}
+    default = data.get("default")
+    if default is not None and str(default) not in entries:
+        raise SettingsError(f"settings file {path.name}: default {default!r} is not an entry",
+                            fix=f"use one of: {', '.join(entries) or '(none yet)'}")
+    return SettingsFile(path, str(default) if default is not None else None, entries)
+
+
+def _entry(path: Path, name: str, body: Any) -> NamedSetting:
+    where = f"settings file {path.name}, entry {name!r}"
+    if not isinstance(body, dict):
+        raise SettingsError(f"{where} is not a mapping of keys to values",
+                            fix="write `key: value` lines under the entry's name")
+    values: dict[str, str] = {}
+    references: dict[str, str] = {}
+    for key, value in body.items():
+        key = str(key)
+        if key in SECRET_REFERENCES.values():
+            raise SettingsError(
+                f"{where} holds {key} itself; the file is in the repository and must not hold "
+                "secrets", fix=f"keep it in a CI secret and write `{key}-env: <VARIABLE NAME>`")
+        if isinstance(value, dict | list):
+            raise SettingsError(f"{where}: {key} must be a single value", fix="write key: value")
+        if value is None:
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value).strip()
+        if key in SECRET_REFERENCES:
+            if not ENV_NAME.match(text):
+                raise SettingsError(f"{where}: {key} must name an environment variable",
+                                    fix=f"e.g. {key}: INTUNE_{name.upper().replace('-', '_')}_"
+                                        f"{SECRET_REFERENCES[key].upper().replace('-', '_')}")
+            references[SECRET_REFERENCES[key]] = text
+        elif key in PLAIN_KEYS:
+            values[key] = text
+        else:
+            raise SettingsError(f"{where}: unknown key {key}",
+                                fix=f"use {', '.join(PLAIN_KEYS + tuple(SECRET_REFERENCES))}")
+    return NamedSetting(name, values, references)
+
+
+def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
+                        environ: Mapping[str, str], reporter: Reporter) -> dict[str, str | None]:
+    """``raw`` completed from the selected entry, secrets read from the variables it names.
+
+    Without a settings file (or with no entry selected) ``raw`` is returned unchanged, and
+    setting-name stays what it was in the seed: a label for logs and the summary.
+    """
+    given_file = clean(raw, "settings-file")
+    path = Path(given_file or DEFAULT_FILE)
+    path = in_workspace(path, workspace)
+    if not path.is_file():
+        if given_file:
+            raise SettingsError(f"settings-file {given_file} does not exist",
+                                fix=f"check the path (relative to {workspace})")
+        return dict(raw)
+    settings_file = load_settings_file(path)
+    name = clean(raw, "setting-name") or settings_file.default
+    label = shown(path, workspace)
+    if name is None:
+        names = ", ".join(settings_file.entries) or "(none yet)"
+        if given_file:
+            raise SettingsError(f"settings-file {label} is set but no entry is selected",
+                                fix=f"set setting-name to one of: {names}")
+        reporter.info(f"{label} is not used: no setting-name picks one of its entries ({names})")
+        return dict(raw)
+    entry = settings_file.entries.get(name)
+    if entry is None:
+        raise SettingsError(f"setting-name {name!r} is not in {label}",
+                            fix=f"use one of: {', '.join(settings_file.entries) or '(none yet)'}")
+    return _merge(raw, entry, environ, reporter, label)
+
+
+def _merge(raw: Mapping[str, str | None], entry: NamedSetting, environ: Mapping[str, str],
+           reporter: Reporter, shown: str) -> dict[str, str | None]:
+    merged = dict(raw)
+    own_credential = (clean(raw, "credential") or "auto") != "auto" or any(
+        clean(raw, key) for key in KIND_OF_INPUT)
+    taken: list[str] = []
+    for key, value in entry.values.items():
+        if (own_credential and key in CREDENTIAL_KEYS) or clean(raw, key):
+            continue
+        merged[key] = value
+        taken.append(key)
+    if not own_credential:
+        for secret, variable in entry.references.items():
+            if clean(raw, secret):
+                continue
+            value = environ.get(variable, "").strip()
+            if not value:
+                raise SettingsError(
+                    f"setting {entry.name!r} takes {secret} from ${variable}, which is not set",
+                    fix=f"map the secret into the step's environment as {variable} (GitHub: "
+                        f"`env: {{{variable}: ${{{{ secrets.{variable} }}}}}}` on the step)")
+            reporter.mask(value)  # before anything could print it
+            merged[secret] = value
+            taken.append(f"{secret} from ${variable}")
+    merged["setting-name"] = entry.name
+    merged["settings-file"] = shown
+    overridden = [key for key in entry.values if key not in CREDENTIAL_KEYS and clean(raw, key)]
+    note = "; given as inputs instead: " + ", ".join(overridden) if overridden else ""
+    if own_credential and (entry.references or CREDENTIAL_KEYS & set(entry.values)):
+        note += "; the credential given as inputs replaces the entry's"
+    reporter.info(f"Setting '{entry.name}' from {shown}: {', '.join(taken) or 'nothing'}{note}")
+    return merged

@@ -1,0 +1,213 @@
+"""The Graph client: authenticated JSON calls with retries, paging and error mapping."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from intune_step.auth.tokens import TokenProvider
+from intune_step.errors import GraphError, PermissionDeniedError, ServiceError
+from intune_step.report import Reporter
+from intune_step.transport.http import safe_url
+from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+
+REQUIRED_PERMISSION = "DeviceManagementApps.ReadWrite.All"
+
+
+class GraphResult(dict[str, Any]):
+    """A JSON object from Graph that remembers the request-id of the response it came in,
+    so a later failure about it (a bad upload state) can name the request."""
+
+    request_id: str | None = None
+
+
+def _request_id(response: httpx.Response) -> str | None:
+    return response.headers.get("request-id") or response.headers.get("client-request-id")
+
+
+def graph_error(response: httpx.Response, what: str) -> GraphError:
+    """Map a failed Graph response to our error, unwrapping Intune's nested JSON message."""
+    code: str | None = None
+    message = response.reason_phrase or "error"
+    request_id = _request_id(response)
+    try:
+        body = response.json()
+        error = body.get("error", {}) if isinstance(body, dict) else {}
+    except ValueError:
+        error = {}
+    if error:
+        code = error.get("code")
+        message = str(error.get("message") or message)
+        inner = error.get("innerError") or error.get("innererror") or {}
+        request_id = request_id or inner.get("request-id")
+        message = _unwrap_intune_message(message)
+    text = f"{what} failed: HTTP {response.status_code}"
+    if code:
+        text += f" {code}"
+    text += f": {message}"
+    if response.status_code == 403:
+        return PermissionDeniedError(
+            text, status=403, code=code, request_id=request_id,
+            fix=f"grant the application permission {REQUIRED_PERMISSION} to the app registration "
+            "and click 'Grant admin consent' (Entra admin center > App registrations > "
+            "API permissions)",
+        )
+    if response.status_code == 401:
+        return GraphError(text, status=401, code=code, request_id=request_id,
+                          fix="check that auth-url and graph-url belong to the same cloud")
+    return GraphError(text, status=response.status_code, code=code, request_id=request_id)
+
+
+def _unwrap_intune_message(message: str) -> str:
+    """Intune puts a JSON document in error.message; its 'Message' is the useful part."""
+    stripped = message.strip()
+    if stripped.startswith("{"):
+        try:
+            nested = json.loads(stripped)
+        except ValueError:
+            return message
+        if isinstance(nested, dict) and nested.get("Message"):
+            message = str(nested["Message"])
+    # Drop the long routing tail ("- Operation ID ... - Url: https://...").
+    for marker in (" - Operation ID", " - Activity ID", " - Url:"):
+        if marker in message:
+            message = message.split(marker, 1)[0]
+    return message.strip()
+
+
+class GraphClient:
+    """JSON requests to ``{graph_url}/{version}/...`` with a fresh token on each."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        graph_url: str,
+        version: str,
+        tokens: TokenProvider,
+        reporter: Reporter,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._http = http
+        self.base = f"{graph_url.rstrip('/')}/{version}"
+        self._tokens = tokens
+        self._reporter = reporter
+        self._retry = retry or RetryPolicy()
+        self.writes = 0  # write requests sent (dry-run proves it stays 0)
+
+    def url(self, path: str) -> str:
+        return path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        what: str | None = None,
+        retry_on_connection_reset: bool = True,
+    ) -> dict[str, Any] | None:
+        """Send one call, retrying throttling, 5xx and connection failures; JSON or None.
+
+        Each retry is logged as a warning; after the last one the error says how many were made.
+        """
+        url = self.url(path)
+        what = what or f"{method} {safe_url(url)}"
+        refreshed = False
+        attempt = 0
+        waited = 0.0
+        while True:
+            attempt += 1
+            headers = {"Authorization": f"Bearer {self._tokens.token(force_refresh=refreshed)}"}
+            if json_body is not None:
+                headers["Content-Type"] = "application/json; charset=utf-8"
+            content = (json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+                       if json_body is not None else None)
+            if method != "GET":
+                self.writes += 1
+            try:
+                response = self._http.request(method, url, content=content, params=params,
+                                              headers=headers)
+            except httpx.TransportError as exc:
+                # A POST that may have reached the service is only retried when the caller
+                # says a duplicate is harmless; a refused connection never reached it.
+                sent = not isinstance(exc, httpx.ConnectError)
+                unsafe = sent and not retry_on_connection_reset
+                if attempt >= self._retry.attempts or unsafe:
+                    note = " (not repeated: it may have reached Graph)" if unsafe else ""
+                    raise ServiceError(
+                        f"{what} failed: {type(exc).__name__} after {attempt} attempt(s){note}",
+                        fix="check network access to graph-url; the run can be repeated",
+                    ) from exc
+                delay = self._retry.backoff(attempt)
+                self._reporter.warning(
+                    f"{what}: {type(exc).__name__}; retrying in {delay:.1f}s "
+                    f"(attempt {attempt} of {self._retry.attempts})")
+                self._retry.sleep(delay)
+                waited += delay
+                continue
+            if response.status_code == 401 and not refreshed:
+                refreshed = True  # the token may have expired early; one fresh try
+                self._reporter.warning(f"{what}: HTTP 401 (the access token expired or was "
+                                       "revoked); signing in again")
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < self._retry.attempts:
+                delay = self._retry.delay_for(attempt, response)
+                rid = response.headers.get("request-id", "")
+                self._reporter.warning(
+                    f"{what}: HTTP {response.status_code}"
+                    f"{' (request-id ' + rid + ')' if rid else ''}; retrying in {delay:.1f}s "
+                    f"(attempt {attempt} of {self._retry.attempts})"
+                )
+                self._retry.sleep(delay)
+                waited += delay
+                continue
+            if response.is_error:
+                error = graph_error(response, what)
+                if response.status_code in RETRY_STATUSES:
+                    error.message += f" (gave up after {attempt} attempts over {waited:.0f}s)"
+                    error.args = (error.message,)
+                    error.fix = error.fix or ("Intune is throttling or unavailable; re-run the "
+                                              "step later")
+                raise error
+            if not response.content:
+                return None
+            try:
+                parsed = response.json()
+            except ValueError:
+                return None
+            if not isinstance(parsed, dict):
+                return None
+            result = GraphResult(parsed)
+            result.request_id = _request_id(response)
+            return result
+
+    def get(self, path: str, params: Mapping[str, str] | None = None,
+            what: str | None = None) -> dict[str, Any]:
+        return self.request("GET", path, params=params, what=what) or {}
+
+    def post(self, path: str, body: Mapping[str, Any] | None = None, what: str | None = None,
+             idempotent: bool = True) -> dict[str, Any] | None:
+        return self.request("POST", path, json_body=body if body is not None else {}, what=what,
+                            retry_on_connection_reset=idempotent)
+
+    def patch(self, path: str, body: Mapping[str, Any], what: str | None = None) -> None:
+        self.request("PATCH", path, json_body=body, what=what)
+
+    def delete(self, path: str, what: str | None = None) -> None:
+        self.request("DELETE", path, what=what)
+
+    def get_all(self, path: str, params: Mapping[str, str] | None = None,
+                what: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every item of a collection, following @odata.nextLink."""
+        page = self.get(path, params=params, what=what)
+        while True:
+            yield from page.get("value", [])
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            page = self.get(next_link, what=what)
+

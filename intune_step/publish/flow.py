@@ -1,0 +1,576 @@
+"""The publish flow: find the app, plan, lock, upload, commit, point, publish, apply, verify.
+
+Nothing here prints; progress goes to the Reporter. The run is safe to repeat:
+
+- The app is found again by app-id, or by its type and identity (lookup.py); a tag in notes
+  records the committed file's SHA-256, so the same file again is ``unchanged`` and writes
+  nothing (marker.py).
+- Everything is decided from reads first (plan.py, preflight.py): dry-run stops there.
+- One run per app at a time (lock.py); two runs creating the same new app keep the older one.
+- A new app this run cannot complete is removed; a content version it cannot commit is
+  deleted; what a killed run left (an unpublished app, dangling content versions) is reused
+  or cleaned up by the next run.
+- Metadata, categories and assignments are applied once the app is published, and the app is
+  read back to verify before success is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from intune_step.artifacts.base import AppMetadata
+from intune_step.artifacts.icon import Icon, from_artifact, from_file
+from intune_step.config.options import PublishOptions
+from intune_step.config.settings import Settings
+from intune_step.errors import GraphError, IntuneStepError, ServiceError, UploadError
+from intune_step.graph import assignments as assign_mod
+from intune_step.graph import categories as cat_mod
+from intune_step.graph.bodies import app_body, content_file_body, display_name, update_body
+from intune_step.graph.client import GraphClient
+from intune_step.graph.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
+from intune_step.graph.lookup import APPS, AppFinder, graph_type, identity_fields
+from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, user_notes
+from intune_step.graph.versions import VERSION_FIELDS
+from intune_step.graph.waits import (
+    UnexpectedStateError,
+    WaitPolicy,
+    again_on_states,
+    retry_through_cooldown,
+    wait_for_state,
+)
+from intune_step.publish.plan import FieldChange, Plan, changes, same_value
+from intune_step.publish.preflight import check_file, check_version
+from intune_step.publish.result import PublishResult, app_url, version_label
+from intune_step.publish.upload_target import GraphUploadTarget
+from intune_step.report import Reporter
+from intune_step.upload.blob import BlockUploader, UploadResult
+
+UPLOAD_URI_PENDING = ("azureStorageUriRequestPending",)
+COMMIT_PENDING = ("commitFilePending",)
+# States another client gets past by doing the step again (spec §4.5), once.
+URI_FAILED = ("azureStorageUriRequestFailed", "azureStorageUriRequestTimedOut")
+COMMIT_FAILED = ("commitFileFailed", "commitFileTimedOut")
+PRESENTATION = ("displayName", "description", "publisher")  # applied once published
+OPERATIONS = {"create": "created", "resume": "created", "update": "updated",
+              "unchanged": "unchanged"}
+
+
+@dataclass
+class _Run:
+    """What one publish run knows: the file, its hash, and the wanted extras."""
+
+    meta: AppMetadata
+    options: PublishOptions
+    icon: Icon | None  # from the `icon` input
+    categories: dict[str, tuple[str, str]]
+    known_sha256: str | None = None  # set by the upload's own pass, or read when needed
+
+    @property
+    def sha256(self) -> str:
+        """The file's SHA-256. A new app learns it from the upload's single pass; only
+        comparing with an existing app's tag needs it before uploading (a read of its own)."""
+        if self.known_sha256 is None:
+            self.known_sha256 = file_sha256(self.meta.content.path)
+        return self.known_sha256
+
+    @property
+    def tag(self) -> ContentTag:
+        return ContentTag(self.meta.app_type, self.meta.identity)
+
+
+class Publisher:
+    def __init__(self, settings: Settings, graph: GraphClient, uploader: BlockUploader,
+                 reporter: Reporter, waits: WaitPolicy | None = None,
+                 lock_policy: LockPolicy | None = None, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.graph = graph
+        self.uploader = uploader
+        self.reporter = reporter
+        self.waits = waits or WaitPolicy()
+        self.lock_policy = lock_policy
+        self.run_id = run_id or new_run_id()
+        self.finder = AppFinder(graph)
+        self._artifact_icon: tuple[Icon | None, str] | None = None
+
+    # -- entry point ----------------------------------------------------------------------
+    def publish(self, meta: AppMetadata, options: PublishOptions) -> PublishResult:
+        check_file(meta)
+        icon = from_file(options.icon) if options.icon else None  # bad input: before any call
+        run = _Run(meta, options, icon, {})
+        if self.lock_policy is None:
+            self.lock_policy = LockPolicy.from_env(options.lock_timeout)
+        run.categories = cat_mod.resolve(self.graph, options.categories)
+        for attempt in range(3):
+            try:
+                return self._publish_once(run)
+            except AppVanishedError:
+                if attempt == 2:
+                    raise
+                self.reporter.info("The app was deleted while this run waited for it; "
+                                   "looking for it again")
+        raise AssertionError("unreachable")
+
+    def _publish_once(self, run: _Run) -> PublishResult:
+        options = run.options
+        app = (self.finder.by_id(options.app_id, run.meta) if options.app_id
+               else self.finder.find(run.meta))
+        plan = self.plan(run, app)
+        if options.dry_run:
+            return self._dry_run(run, plan)
+        self._report(plan)
+        if app is None:
+            return self._create(run)
+        if plan.writes_nothing:
+            return self._result(run, app, plan)
+        return self._existing(run, str(app["id"]), first_plan=plan)
+
+    # -- planning (reads only) ------------------------------------------------------------
+    def plan(self, run: _Run, app: dict[str, Any] | None) -> Plan:
+        meta, options = run.meta, run.options
+        plan = Plan(operation="create", app_type=meta.app_type, identity=meta.identity,
+                    display_name=display_name(meta, options), version=version_label(meta),
+                    # A new app needs no hash before uploading: the upload computes it.
+                    file_sha256=run.sha256 if app is not None or options.dry_run else "")
+        if app is None:
+            wanted = {k: v for k, v in app_body(meta, options, self.settings).items()
+                      if k in PRESENTATION}
+            wanted.update(self._extras(run, None))
+            plan.metadata = changes({}, wanted)
+            plan.notes += self._icon_notes(run, None)
+            if run.categories:
+                plan.categories = cat_mod.plan(run.categories, [])
+            if options.assignments is not None:
+                plan.assignments = assign_mod.diff([], options.assignments,
+                                                   options.replace_assignments)
+            return plan
+        app_id = str(app["id"])
+        plan.app_id = app_id
+        plan.display_name = str(app.get("displayName") or plan.display_name)
+        plan.current_version = _app_version(app, meta)
+        committed = app.get("committedContentVersion")
+        tag = content_tag(app.get("notes"))
+        holder = lock_tag(app.get("notes"))
+        if holder is not None and holder.run_id != self.run_id:
+            plan.notes.append(f"run {holder.run_id} holds the app since "
+                              f"{holder.since:%Y-%m-%d %H:%M:%S} UTC; a real run waits for it")
+        if not committed:
+            plan.operation = "resume"
+        elif (tag is not None and tag.sha256 == run.sha256
+              and str(tag.content_version) == str(committed)):
+            plan.operation, plan.upload = "unchanged", False
+        else:
+            plan.operation = "update"
+            plan.notes += check_version(meta, app, options.allow_downgrade)
+        if plan.upload:
+            plan.content_changes = changes(app, self._content_body(meta, options, app))
+        plan.metadata = changes(app, self._metadata_wanted(run, app))
+        notes = self._notes_wanted(run)
+        if notes is not None and user_notes(app.get("notes")) != notes.rstrip():
+            plan.metadata.append(FieldChange("notes", user_notes(app.get("notes")), notes))
+        plan.notes += self._icon_notes(run, app)
+        if run.categories:
+            plan.categories = cat_mod.plan(run.categories, cat_mod.current(self.graph, app_id))
+        if options.assignments is not None or options.replace_assignments:
+            current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
+                                              what="read the app's assignments"))
+            plan.assignments = assign_mod.diff(current, options.assignments,
+                                               options.replace_assignments)
+        return plan
+
+    def _content_body(self, meta: AppMetadata, options: PublishOptions,
+                      app: dict[str, Any]) -> dict[str, Any]:
+        """What goes with committedContentVersion: the fields that describe the content."""
+        body = {k: v for k, v in update_body(meta, options, self.settings).items()
+                if k not in PRESENTATION and k != "notes"}
+        body["@odata.type"] = app.get("@odata.type") or meta.odata_type
+        return body
+
+    def _metadata_wanted(self, run: _Run, app: dict[str, Any] | None) -> dict[str, Any]:
+        """Names and `properties` the user set, icon and scope tags: applied once published,
+        and on every run, so an unchanged file still brings them in line."""
+        body = update_body(run.meta, run.options, self.settings)
+        keys = set(PRESENTATION) | set(run.options.properties)
+        wanted = {k: v for k, v in body.items() if k in keys and k != "notes"}
+        wanted.update(self._extras(run, app))
+        return wanted
+
+    @staticmethod
+    def _notes_wanted(run: _Run) -> str | None:
+        """The user's own notes when `properties` sets them (our tags are kept after them)."""
+        value = run.options.properties.get("notes")
+        return None if value is None else str(value)
+
+    def _extras(self, run: _Run, app: dict[str, Any] | None) -> dict[str, Any]:
+        extras: dict[str, Any] = {}
+        icon = self._icon_for(run, app)
+        if icon is not None:
+            extras["largeIcon"] = icon.to_graph()
+        if run.options.scope_tags is not None:
+            extras["roleScopeTagIds"] = list(run.options.scope_tags)
+        return extras
+
+    def _icon_for(self, run: _Run, app: dict[str, Any] | None) -> Icon | None:
+        """The input's icon; else the artifact's, only for an app without an icon."""
+        if run.icon is not None:
+            return run.icon
+        if app is not None and app.get("largeIcon"):
+            return None  # keep what an admin (or an earlier run) set
+        return self._from_artifact(run.meta)[0]
+
+    def _from_artifact(self, meta: AppMetadata) -> tuple[Icon | None, str]:
+        if self._artifact_icon is None:
+            self._artifact_icon = from_artifact(meta)
+        return self._artifact_icon
+
+    def _icon_notes(self, run: _Run, app: dict[str, Any] | None) -> list[str]:
+        if run.icon is not None:
+            return [f"icon: {run.icon.describe()}"]
+        if app is not None and app.get("largeIcon"):
+            return []
+        icon, why = self._from_artifact(run.meta)
+        return [f"icon: {icon.describe()}" if icon else why]
+
+    def _report(self, plan: Plan) -> None:
+        lines = plan.lines()
+        self.reporter.info("Plan: " + lines[0])
+        for line in lines[1:]:
+            self.reporter.info(line)
+
+    def _dry_run(self, run: _Run, plan: Plan) -> PublishResult:
+        lines = plan.lines()
+        self.reporter.info("Dry run: would " + lines[0])
+        for line in lines[1:]:
+            self.reporter.info(line)
+        self.reporter.info("Plan JSON: " + plan.json_line())
+        app_id = plan.app_id or ""
+        return PublishResult(
+            app_id=app_id, content_version_id="", app_type=run.meta.app_type,
+            operation="dry-run", version=version_label(run.meta),
+            app_url=app_url(self.settings, app_id) if app_id else "",
+            file_sha256=run.sha256, display_name=plan.display_name, plan=plan.json_line(),
+        )
+
+    # -- a new app ------------------------------------------------------------------------
+    def _create(self, run: _Run) -> PublishResult:
+        meta, options = run.meta, run.options
+        body = app_body(meta, options, self.settings)
+        body["notes"] = compose(body.get("notes"), run.tag, LockTag(self.run_id, _now()))
+        if options.scope_tags is not None:
+            body["roleScopeTagIds"] = list(options.scope_tags)
+        created = self.graph.post(APPS, body, what="create the app", idempotent=False) or {}
+        app_id = str(created["id"])
+        self.reporter.info(f"Created {meta.app_type} {app_id}")
+        lock = self._lock(app_id)
+        try:
+            winner = self._creation_race(run, app_id)
+            if winner is None:
+                lock.adopt()
+                cv = self._publish_content(run, app_id, lock, new_app=True)
+                return self._finish(run, app_id, cv, "create", lock)
+        except BaseException as exc:
+            lock.release()
+            self._remove_half_created(app_id, exc)
+            raise
+        self._remove_half_created(app_id, None, lost_race=winner)
+        return self._existing(run, winner, first_plan=None)
+
+    def _creation_race(self, run: _Run, app_id: str) -> str | None:
+        """Two runs that both found no app both create one: the oldest is kept by all.
+
+        After ``settle`` every run sees every app created before its own lookup ended, so all
+        of them agree on the oldest (creation time, then id)."""
+        assert self.lock_policy is not None
+        self.lock_policy.sleep(self.lock_policy.settle)
+        found = self.finder.candidates(run.meta)
+        if not found or str(found[0]["id"]) == app_id:
+            return None
+        winner = str(found[0]["id"])
+        self.reporter.info(f"Another run created the same app first ({winner}); this run "
+                           f"removes its own copy {app_id} and publishes into {winner}")
+        return winner
+
+    # -- an app that exists ---------------------------------------------------------------
+    def _existing(self, run: _Run, app_id: str, first_plan: Plan | None) -> PublishResult:
+        lock = self._lock(app_id)
+        app = lock.acquire()
+        try:
+            plan = self.plan(run, app)
+            if first_plan is None or plan.operation != first_plan.operation:
+                self.reporter.info("Plan after taking the app: " + plan.lines()[0])
+            if plan.writes_nothing:
+                lock.release()
+                return self._result(run, app, plan)
+            if not plan.upload:
+                self._apply(run, app_id, lock)
+                return self._result(run, self.finder.read(app_id), plan)
+            self._cleanup_versions(app)
+            try:
+                cv = self._publish_content(run, app_id, lock, new_app=False, app=app)
+            except BaseException as exc:
+                if plan.operation == "resume" and content_tag(app.get("notes")) is not None:
+                    lock.release()
+                    self._remove_half_created(app_id, exc)
+                raise
+            return self._finish(run, app_id, cv, plan.operation, lock)
+        finally:
+            lock.release()
+
+    def _cleanup_versions(self, app: dict[str, Any]) -> None:
+        """Delete content versions a dead run created after the committed one, never used.
+
+        Only versions newer than the committed one can be left over (each run cleans up
+        before it uploads), so an app with years of versions costs one listing."""
+        app_id = str(app["id"])
+        cast = f"{APPS}/{app_id}/microsoft.graph.{graph_type(app)}"
+        committed = _int(app.get("committedContentVersion")) or 0
+        for version in list(self.graph.get_all(f"{cast}/contentVersions",
+                                                what="list the content versions")):
+            number = _int(version.get("id"))
+            if number is not None and number <= committed:
+                continue
+            vid = str(version.get("id"))
+            files = self.graph.get(f"{cast}/contentVersions/{vid}/files",
+                                   what="read a content version's files").get("value", [])
+            if any(f.get("uploadState") == "commitFileSuccess" for f in files):
+                continue  # committed content: a version someone may still point the app at
+            self._delete_version(cast, vid, "left uncommitted by an earlier run")
+
+    def _delete_version(self, cast: str, vid: str, why: str) -> None:
+        try:
+            self.graph.delete(f"{cast}/contentVersions/{vid}",
+                              what=f"delete content version {vid}")
+        except IntuneStepError as exc:
+            self.reporter.warning(f"Could not delete content version {vid} ({why}): "
+                                  f"{exc.one_line()}")
+            return
+        self.reporter.info(f"Deleted content version {vid}, {why}")
+
+    # -- content --------------------------------------------------------------------------
+    def _publish_content(self, run: _Run, app_id: str, lock: AppLock, new_app: bool,
+                         app: dict[str, Any] | None = None) -> str:
+        meta, options = run.meta, run.options
+        cast = f"{APPS}/{app_id}/microsoft.graph.{meta.app_type}"
+        version = self.graph.post(f"{cast}/contentVersions", {},
+                                  what="create a content version") or {}
+        cv = str(version["id"])
+        try:
+            upload = self._upload(run, cast, cv, lock)
+            if run.known_sha256 is None:
+                run.known_sha256 = upload.file_sha256
+            elif upload.file_sha256 != run.known_sha256:
+                raise UploadError(f"{meta.file_name} changed while the step was running",
+                                  fix="do not modify the artifact while the step runs")
+            body = ({"@odata.type": meta.odata_type} if new_app
+                    else self._content_body(meta, options, app or {}))
+            body["committedContentVersion"] = cv
+            tag = ContentTag(meta.app_type, meta.identity, cv, run.sha256)
+            # Intune may refuse this with 400 for a while after a large commit (spec §2.9).
+            retry_through_cooldown(
+                lambda: lock.patch(body, "set the committed content version", content=tag),
+                "set the committed content version", self.waits, self.reporter)
+        except BaseException:
+            if not new_app:  # a new app is deleted whole; here only our version goes
+                self._delete_version(cast, cv, "this run could not commit it")
+            raise
+        self._wait_published(app_id)
+        return cv
+
+    def _content_file(self, meta: AppMetadata, cast: str, cv: str) -> tuple[str, dict[str, Any]]:
+        """Create the content file and wait for its upload URL; a file whose URL request
+        failed is deleted, so the version holds only the file that will be committed."""
+        entity = self.graph.post(f"{cast}/contentVersions/{cv}/files", content_file_body(meta),
+                                 what="create the content file") or {}
+        file_path = f"{cast}/contentVersions/{cv}/files/{entity['id']}"
+        try:
+            return file_path, wait_for_state(
+                lambda: self.graph.get(file_path, what="read the content file"), "uploadState",
+                "azureStorageUriRequestSuccess", UPLOAD_URI_PENDING,
+                "waiting for the upload URL", self.waits)
+        except UnexpectedStateError as exc:
+            if exc.state in URI_FAILED:
+                try:
+                    self.graph.delete(file_path, what="delete the failed content file")
+                except IntuneStepError as gone:
+                    self.reporter.warning(f"Could not delete the failed content file: "
+                                          f"{gone.one_line()}")
+            raise
+
+    def _upload(self, run: _Run, cast: str, cv: str, lock: AppLock) -> UploadResult:
+        meta = run.meta
+        file_path, entity = again_on_states(
+            lambda: self._content_file(meta, cast, cv), URI_FAILED,
+            "creating the content file again for a new upload URL", self.reporter)
+
+        def read_file() -> dict[str, Any]:
+            return self.graph.get(file_path, what="read the content file")
+
+        target = GraphUploadTarget(self.graph, file_path, entity, self.waits, self.reporter)
+        self.reporter.info(f"Uploading {meta.file_name} ({meta.content.size:,} bytes)")
+        upload = self.uploader.upload(meta.content, target, meta.file_name)
+        lock.check()  # never commit a version while another run holds the app
+        commit_timeout = max(self.waits.timeout, meta.content.size / (5 * 1024 * 1024))
+
+        def commit() -> None:
+            self.graph.post(f"{file_path}/commit",
+                            {"fileEncryptionInfo": upload.encryption_info.to_graph()},
+                            what="commit the content file")
+            wait_for_state(read_file, "uploadState", "commitFileSuccess", COMMIT_PENDING,
+                           "waiting for the commit", self.waits, timeout=commit_timeout)
+
+        # A failed commit is posted once more, as terraform does; a real mismatch fails again.
+        again_on_states(commit, COMMIT_FAILED, "committing again", self.reporter)
+        self.reporter.info(f"Committed content version {cv}")
+        return upload
+
+    def _wait_published(self, app_id: str) -> None:
+        wait_for_state(
+            lambda: self.graph.get(f"{APPS}/{app_id}", what="read app"),
+            "publishingState", "published", ("notPublished", "processing"),
+            "waiting for the app to be published", self.waits,
+        )
+
+    # -- once published -------------------------------------------------------------------
+    def _finish(self, run: _Run, app_id: str, cv: str, operation: str,
+                lock: AppLock) -> PublishResult:
+        self._apply(run, app_id, lock)
+        app = self._verify(run, app_id, cv)
+        return PublishResult(
+            app_id=app_id, content_version_id=cv, app_type=run.meta.app_type,
+            operation=OPERATIONS[operation], version=version_label(run.meta),
+            app_url=app_url(self.settings, app_id), file_sha256=run.sha256,
+            display_name=str(app.get("displayName") or display_name(run.meta, run.options)),
+        )
+
+    def _apply(self, run: _Run, app_id: str, lock: AppLock) -> None:
+        """Categories, assignments, then metadata with the lock's release in one PATCH."""
+        options = run.options
+        app = lock.check()
+        if run.categories:
+            step = cat_mod.plan(run.categories, cat_mod.current(self.graph, app_id))
+            base = f"{self.settings.graph_url}/{self.settings.graph_version}"
+            for category_id, name in step.add:
+                cat_mod.link(self.graph, base, app_id, category_id, name)
+                self.reporter.info(f"Added category '{name}'")
+        if options.assignments is not None or options.replace_assignments:
+            current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
+                                              what="read the app's assignments"))
+            diff = assign_mod.diff(current, options.assignments, options.replace_assignments)
+            if not diff.empty:
+                self.graph.post(f"{APPS}/{app_id}/assign",
+                                {"mobileAppAssignments": list(diff.body)},
+                                what="assign the app")
+                for line in diff.lines():
+                    self.reporter.info(f"Assignment {line}")
+        wanted = self._metadata_wanted(run, app)
+        body = {c.field: wanted[c.field] for c in changes(app, wanted)}
+        notes = self._notes_wanted(run)
+        updated = sorted(body)
+        if notes is not None and user_notes(app.get("notes")) != notes.rstrip():
+            updated.append("notes")
+        lock.patch(body, "update the app's metadata" if updated else "unlock the app",
+                   release=True, user_notes=notes)
+        if updated:
+            self.reporter.info("Updated " + ", ".join(updated))
+
+    def _verify(self, run: _Run, app_id: str, cv: str) -> dict[str, Any]:
+        """Read the app back: the committed version, its state, version and identity fields,
+        and our tag must all be what this run published."""
+        meta = run.meta
+        app = self.finder.read(app_id)
+        problems = []
+        if str(app.get("committedContentVersion")) != cv:
+            problems.append(f"committedContentVersion is {app.get('committedContentVersion')}, "
+                            f"not {cv}")
+        if app.get("publishingState", "published") != "published":
+            problems.append(f"publishingState is {app.get('publishingState')}")
+        fields = [f for f in (*VERSION_FIELDS.get(meta.app_type, ()), *identity_fields(meta))
+                  if "." not in f and f in meta.properties]
+        for field in fields:
+            if field in app and not same_value(field, app.get(field), meta.properties[field]):
+                problems.append(f"{field} is {app.get(field)!r}, not {meta.properties[field]!r}")
+        tag = content_tag(app.get("notes"))
+        if tag is None or tag.sha256 != run.sha256 or tag.content_version != cv:
+            problems.append("the notes do not record this file as committed")
+        if problems:
+            raise ServiceError(f"app {app_id} does not show what was published: "
+                               + "; ".join(problems),
+                               fix="re-run the step (the same file resumes or reports "
+                               "unchanged); if it persists, check the app in Intune")
+        self.reporter.info(f"Verified app {app_id}: content version {cv} is published")
+        return app
+
+    def _result(self, run: _Run, app: dict[str, Any], plan: Plan) -> PublishResult:
+        app_id = str(app["id"])
+        self.reporter.info(f"Unchanged: {plan.display_name} ({app_id}) already has this file "
+                           f"as content version {app.get('committedContentVersion')}")
+        return PublishResult(
+            app_id=app_id, content_version_id=str(app.get("committedContentVersion") or ""),
+            app_type=run.meta.app_type, operation=OPERATIONS[plan.operation],
+            version=version_label(run.meta), app_url=app_url(self.settings, app_id),
+            file_sha256=run.sha256, display_name=plan.display_name,
+        )
+
+    # -- helpers --------------------------------------------------------------------------
+    def _lock(self, app_id: str) -> AppLock:
+        assert self.lock_policy is not None
+        return AppLock(lambda: self.finder.read(app_id), self._patch_app, app_id, self.run_id,
+                       self.reporter, self.lock_policy)
+
+    def _patch_app(self, app: dict[str, Any], body: dict[str, Any], what: str) -> None:
+        """PATCH with the app's own type, re-sending its icon: a PATCH without largeIcon has
+        been seen to drop it (spec pitfall 12)."""
+        full = {"@odata.type": app.get("@odata.type"), **body}
+        icon = app.get("largeIcon")
+        if "largeIcon" not in full and isinstance(icon, dict) and icon.get("value"):
+            full["largeIcon"] = {k: icon[k] for k in ("@odata.type", "type", "value")
+                                 if k in icon}
+        self.graph.patch(f"{APPS}/{app['id']}", full, what=what)
+
+    def _remove_half_created(self, app_id: str, cause: BaseException | None,
+                             lost_race: str | None = None) -> None:
+        try:
+            self.graph.delete(f"{APPS}/{app_id}", what="remove the half-created app")
+        except GraphError as exc:
+            if exc.status == 404:
+                return
+            self.reporter.warning(
+                f"Could not remove the half-created app {app_id}: {exc.one_line()}")
+            return
+        except IntuneStepError as exc:
+            self.reporter.warning(
+                f"Could not remove the half-created app {app_id}: {exc.one_line()}")
+            return
+        if lost_race:
+            self.reporter.info(f"Removed this run's copy {app_id}; {lost_race} is kept")
+        else:
+            self.reporter.warning(f"Removed the half-created app {app_id} after the failure")
+
+
+def _app_version(app: dict[str, Any], meta: AppMetadata) -> str | None:
+    for field in VERSION_FIELDS.get(meta.app_type, ()):
+        if app.get(field) not in (None, ""):
+            return str(app[field])
+    return None
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,186 @@
+"""Several artifacts in one run: publish them a few at a time and report on each.
+
+Every file has been read before this runs (bad input stops the run before any write). The
+publishes share one sign-in, one Graph client (each call honours Graph's Retry-After) and one
+block uploader, whose buffer pool keeps memory at one upload's budget however many go up at
+once. A file that fails does not stop the others; the run's exit code is that of the first
+failed file in input order.
+
+Outputs (README "Several artifacts"): when `file` is a list or a pattern (however many files
+it matches), ``results`` is a JSON list with one object per artifact and every other output
+holds a JSON list of that field in the same order ("" for a failed file). A single path keeps
+the plain outputs, untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from intune_step.artifacts.base import AppMetadata
+from intune_step.config.options import PublishOptions
+from intune_step.config.paths import shown
+from intune_step.errors import EXIT_BUG, BadInputError, IntuneStepError
+from intune_step.publish.result import PublishResult
+from intune_step.report import Reporter
+
+SINGLE_ONLY = (("app-id", "app_id"), ("bundle-id", "bundle_id"),
+               ("bundle-version", "bundle_version"))
+
+
+@dataclass
+class Outcome:
+    """One artifact's end: a result, or the one-line error and its exit code."""
+
+    file: str  # as the user sees it: relative to the workspace when under it
+    meta: AppMetadata
+    result: PublishResult | None = None
+    error: str = ""
+    exit_code: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"file": self.file}
+        if self.result is not None:
+            entry.update(self.result.outputs())
+            if "plan" in entry:
+                entry["plan"] = json.loads(entry["plan"])
+        else:
+            entry["error"] = self.error
+        return entry
+
+
+
+
+def check_several(metas: Sequence[AppMetadata], options: PublishOptions) -> None:
+    """Refuse what only makes sense for one artifact, before any network call."""
+    for name, attr in SINGLE_ONLY:
+        if getattr(options, attr):
+            raise BadInputError(f"{name} names one app, but file matches {len(metas)} artifacts",
+                                fix=f"publish that artifact on its own step, or drop {name}")
+    seen: dict[tuple[str, str], str] = {}
+    for meta in metas:
+        key = (meta.app_type, meta.identity)
+        if key in seen:
+            raise BadInputError(
+                f"{seen[key]} and {meta.file_name} are the same app ({meta.app_type} "
+                f"{meta.identity}); one run publishes one version of an app",
+                fix="narrow `file` to the one build to publish")
+        seen[key] = meta.file_name
+
+
+class _Prefixed:
+    """A file's own reporter: its lines carry the file name; its progress joins the total."""
+
+    def __init__(self, host: Reporter, lock: threading.Lock, prefix: str,
+                 progress: _TotalProgress) -> None:
+        self._host, self._lock, self._prefix, self._progress = host, lock, prefix, progress
+
+    def info(self, message: str) -> None:
+        with self._lock:
+            self._host.info(f"[{self._prefix}] {message}")
+
+    def warning(self, message: str) -> None:
+        with self._lock:
+            self._host.warning(f"[{self._prefix}] {message}")
+
+    def mask(self, secret: str) -> None:
+        with self._lock:
+            self._host.mask(secret)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        self._progress.update(self._prefix, done)
+
+
+class _TotalProgress:
+    """One progress line for all uploads: bytes sent over the bytes of every artifact."""
+
+    def __init__(self, host: Reporter, lock: threading.Lock, sizes: dict[str, int]) -> None:
+        self._host, self._lock, self._sizes = host, lock, sizes
+        self._done = dict.fromkeys(sizes, 0)
+        self.label = f"{len(sizes)} artifacts"
+
+    def update(self, name: str, done: int) -> None:
+        with self._lock:
+            self._done[name] = min(done, self._sizes[name])
+            self._host.progress(self.label, sum(self._done.values()), sum(self._sizes.values()))
+
+    def finish(self, name: str) -> None:
+        """A file that is done (or skipped its upload) counts as fully sent."""
+        self.update(name, self._sizes[name])
+
+
+def publish_several(
+    metas: Sequence[AppMetadata],
+    options: PublishOptions,
+    host: Reporter,
+    publish_one: Callable[[AppMetadata, PublishOptions, Reporter], PublishResult],
+    workspace: Path | None = None,
+    on_cancel: Callable[[], None] | None = None,
+) -> list[Outcome]:
+    """Publish each artifact, at most ``options.max_parallel`` at a time; one Outcome each."""
+    lock = threading.Lock()
+    outcomes = [Outcome(shown(meta.content.path, workspace), meta) for meta in metas]
+    names = [o.file for o in outcomes]
+    progress = _TotalProgress(host, lock, {
+        name: meta.content.size_encrypted for name, meta in zip(names, metas, strict=True)})
+
+    def run(index: int) -> None:
+        outcome = outcomes[index]
+        reporter = _Prefixed(host, lock, outcome.file, progress)
+        file_options = replace(options, file=outcome.meta.content.path,
+                               files=(outcome.meta.content.path,))
+        try:
+            outcome.result = publish_one(outcome.meta, file_options, reporter)
+        except IntuneStepError as exc:
+            outcome.error = f"{type(exc).__name__}: {exc.one_line()}"
+            outcome.exit_code = exc.exit_code
+        except Exception as exc:  # a bug: one line for this file, the others go on
+            if os.environ.get("INTUNE_STEP_DEBUG"):
+                raise
+            outcome.error = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a "
+                             "bug in intune-step; re-run with INTUNE_STEP_DEBUG=1)")
+            outcome.exit_code = EXIT_BUG
+        finally:
+            progress.finish(outcome.file)
+
+    with ThreadPoolExecutor(max_workers=options.max_parallel,
+                            thread_name_prefix="artifact") as pool:
+        pending: set[Future[None]] = {pool.submit(run, i) for i in range(len(metas))}
+        try:
+            while pending:
+                # A timeout, so the main thread stays free to take a SIGTERM.
+                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    future.result()
+        except BaseException:
+            for future in pending:
+                future.cancel()  # files not started yet stay unstarted
+            if on_cancel is not None:
+                on_cancel()  # uploads under way stop at their next block and clean up
+            raise
+    return outcomes
+
+
+
+
+
+
+
+
+
+
+
+
+def prepare_all(files: Sequence[Path], options: PublishOptions,
+                read: Callable[[PublishOptions], AppMetadata]) -> list[AppMetadata]:
+    """Read every artifact (with the user's overrides) before anything touches the network."""
+    metas = [read(replace(options, file=path, files=(path,))) for path in files]
+    if len(metas) > 1:
+        check_several(metas, options)
+    return metas

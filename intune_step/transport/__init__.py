@@ -1,0 +1,1 @@
+"""The one httpx client factory, the retry policy and the one retry loop every caller shares."""
