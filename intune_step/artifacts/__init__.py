@@ -56,9 +56,5 @@ def read_artifact(path: Path) -> AppMetadata:
             fix="publish one of " + ", ".join(supported_suffixes()),
         )
     module_name, func_name = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:  # a reader not written yet
-        raise ArtifactError(f"{path.name}: {suffix} files are not supported yet") from exc
-    reader = getattr(module, func_name)
+    reader = getattr(importlib.import_module(module_name), func_name)
     return reader(path)

@@ -8,7 +8,6 @@ the string pool (``_StringPool`` lengths + ``_StringData`` bytes). Spec artifact
 from __future__ import annotations
 
 import codecs
-import re
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from xml.sax.saxutils import quoteattr
 import olefile
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
+from intune_step.config.text import BRACED_GUID
 from intune_step.errors import ArtifactError
 
 MAX_STREAM_BYTES = 16 * 1024 * 1024  # string pools of real MSIs are well under this
@@ -26,7 +26,6 @@ MAX_STRINGS = 1_000_000
 # allows 8 GiB MSIs (Intune's ceiling) and refuses a header that claims more.
 MAX_FAT_BYTES = 64 * 1024 * 1024
 _NAME_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz._"
-_GUID = re.compile(r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
 FIX = "check that the build produced a complete .msi (e.g. `msiinfo export x.msi Property`)"
 
 # ALLUSERS -> (Graph packageType, MobileMsiData MsiExecutionContext); IntuneAppBuilder's map
@@ -79,7 +78,7 @@ def read_msi(path: Path) -> AppMetadata:
     properties, summary = _read_tables(path)
     code = properties.get("ProductCode", "").strip()
     version = properties.get("ProductVersion", "").strip()
-    if not _GUID.match(code):
+    if not BRACED_GUID.match(code):
         raise ArtifactError(
             f"{path.name}: the Property table has no valid ProductCode ({code[:40]!r})",
             fix="set a ProductCode GUID ({XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}) in the MSI",

@@ -13,6 +13,7 @@ import glob
 import re
 from pathlib import Path
 
+from intune_step.config.paths import in_workspace
 from intune_step.errors import SettingsError
 
 GLOB_CHARS = re.compile(r"[*?\[]")
@@ -31,7 +32,7 @@ def file_entries(value: str, workspace: Path | None = None) -> list[str]:
         names = [part.strip() for part in line.split(",") if part.strip()]
         if not names:
             continue
-        if len(names) < 2 or _path(line, workspace).is_file():
+        if len(names) < 2 or in_workspace(Path(line), workspace).is_file():
             entries.append(line)
         else:
             entries.extend(names)
@@ -45,13 +46,8 @@ def names_a_list(value: str, workspace: Path | None = None) -> bool:
     return len(entries) > 1 or any(_is_pattern(entry, workspace) for entry in entries)
 
 
-def _path(entry: str, workspace: Path | None) -> Path:
-    path = Path(entry)
-    return workspace / path if workspace is not None and not path.is_absolute() else path
-
-
 def _is_pattern(entry: str, workspace: Path | None) -> bool:
-    return bool(GLOB_CHARS.search(entry)) and not _path(entry, workspace).is_file()
+    return bool(GLOB_CHARS.search(entry)) and not in_workspace(Path(entry), workspace).is_file()
 
 
 def resolve_files(value: str, workspace: Path | None = None) -> tuple[Path, ...]:
@@ -60,7 +56,7 @@ def resolve_files(value: str, workspace: Path | None = None) -> tuple[Path, ...]
     for entry in file_entries(value, workspace):
         # A plain path is kept even when missing: the reader then says so.
         matches = _glob(entry, workspace) if _is_pattern(entry, workspace) else [
-            _path(entry, workspace)]
+            in_workspace(Path(entry), workspace)]
         for match in matches:
             found.setdefault(match.resolve(), match)
     if not found:

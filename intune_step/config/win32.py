@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from intune_step.config.paths import in_workspace
 from intune_step.config.text import BRACED_GUID
 from intune_step.config.yamlinput import load_mapping
 from intune_step.errors import SettingsError
@@ -257,9 +258,7 @@ class _Parser:
             data = content.encode("utf-8")
         else:
             relative = _required(spec, "file", where)
-            path = Path(relative)
-            if not path.is_absolute() and self.workspace is not None:
-                path = self.workspace / path
+            path = in_workspace(Path(relative), self.workspace)
             if not path.is_file():
                 raise SettingsError(f"{where}: script file {relative} does not exist",
                                     fix="give its path relative to the workspace")

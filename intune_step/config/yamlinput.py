@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from intune_step.config.paths import in_workspace
 from intune_step.errors import SettingsError
 
 MAX_YAML_BYTES = 256 * 1024  # settings, not data: far above any real win32 or properties file
@@ -47,9 +48,7 @@ def _read_file(name: str, relative: str, workspace: Path | None) -> tuple[str, s
     if not relative:
         raise SettingsError(f"the {name} input is '@' without a path",
                             fix=f"write @path/to/{name}.yml (relative to the workspace)")
-    path = Path(relative)
-    if not path.is_absolute() and workspace is not None:
-        path = workspace / path
+    path = in_workspace(Path(relative), workspace)
     source = f"the {name} file {relative}"
     if not path.is_file():
         raise SettingsError(f"{source} does not exist",

@@ -8,7 +8,6 @@ reads every candidate again by id, where the subtype properties are authoritativ
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from intune_step.artifacts.base import AppMetadata
@@ -172,6 +171,3 @@ def creation_order(app: dict[str, Any]) -> tuple[str, str]:
     """Oldest first; the id breaks ties so every run orders the same apps the same way."""
     return (str(app.get("createdDateTime") or ""), str(app.get("id") or ""))
 
-
-def ids(apps: Iterable[dict[str, Any]]) -> list[str]:
-    return [str(a.get("id")) for a in apps]
