@@ -6,6 +6,7 @@ events as that host expects (GitHub workflow commands, a progress bar on a termi
 
 from __future__ import annotations
 
+import logging
 from typing import Protocol
 
 
@@ -43,3 +44,29 @@ class RecordingReporter:
 
     def progress(self, label: str, done: int, total: int) -> None:
         self.progress_events.append((label, done, total))
+
+
+class LoggingReporter:
+    """The library's default: lines go to the ``intune_step`` logger, scrubbed of secrets."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self._log = logger or logging.getLogger("intune_step")
+        self._secrets: list[str] = []
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def info(self, message: str) -> None:
+        self._log.info(self._scrub(message))
+
+    def warning(self, message: str) -> None:
+        self._log.warning(self._scrub(message))
+
+    def mask(self, secret: str) -> None:
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        self._log.debug("%s: %d of %d bytes", label, done, total)

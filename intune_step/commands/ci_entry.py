@@ -1,21 +1,21 @@
-"""The CI entry point: find the host, read its inputs and run the step.
+"""The CI entry: find the host, read its inputs and run the step (`intune-step ci`).
 
-One command for every CI: ``python -m intune_step.commands.ci_entry`` (GitHub runs it through
-entrypoint.py). ``--ci NAME`` or INTUNE_STEP_CI overrides the detected host.
+GitHub runs it through entrypoint.py; GitLab, Azure DevOps, Appcircle and a terminal through
+``intune-step ci`` or ``python -m intune_step.entry``. ``--ci NAME`` or INTUNE_STEP_CI
+overrides the detected host.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from intune_step import __version__
-from intune_step.ci import HOST_NAMES, detect_host
+from intune_step.ci import detect_host
 from intune_step.ci.base import CIHost
 from intune_step.ci.local import LocalHost
-from intune_step.commands.run import SECRET_INPUTS, run_publish
+from intune_step.commands.failures import exit_code, failure_line
+from intune_step.commands.run import mask_secret_inputs, run_publish
 from intune_step.config.action import input_names
 from intune_step.errors import IntuneStepError
 
@@ -28,14 +28,12 @@ def run_ci(host: CIHost | None = None, environ: Mapping[str, str] | None = None,
         try:
             host = detect_host(env, override)
         except IntuneStepError as exc:  # a bad override: say so plainly, before anything else
-            LocalHost(environ=env).error(f"{type(exc).__name__}: {exc.one_line()}")
-            return exc.exit_code
+            LocalHost(environ=env).error(failure_line(exc))
+            return exit_code(exc)
     raw = host.read_inputs(input_names())
-    for name in SECRET_INPUTS:  # masked the moment they are read, before any line is printed
-        if raw.get(name):
-            host.mask(str(raw[name]))
+    mask_secret_inputs(raw, host)  # the moment they are read, before any line is printed
     _describe(host, raw)
-    return run_publish(raw, host, host.workspace())
+    return run_publish(raw, host, host.workspace(), env)
 
 
 def _describe(host: CIHost, raw: Mapping[str, str | None]) -> None:
@@ -47,17 +45,3 @@ def _describe(host: CIHost, raw: Mapping[str, str | None]) -> None:
             host.info(f"{name}: from {host.input_sources.get(name, 'the caller')}")
         if not given:
             host.info("no inputs were found")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m intune_step.commands.ci_entry",
-        description="Publish to Intune with the inputs of the CI this runs in.")
-    parser.add_argument("--ci", choices=[*HOST_NAMES, "auto"], default=None,
-                        help="the CI host (default: detect it; env INTUNE_STEP_CI)")
-    args = parser.parse_args(argv)
-    return run_ci(override=args.ci)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

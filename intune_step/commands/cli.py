@@ -14,6 +14,7 @@ import click
 from intune_step import __version__
 from intune_step.artifacts import read_artifact
 from intune_step.ci.local import LocalHost
+from intune_step.commands.failures import failure_line
 from intune_step.config.action import action_definition
 from intune_step.errors import IntuneStepError
 
@@ -42,7 +43,7 @@ def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _fail(exc: IntuneStepError) -> None:
-    click.echo(f"Error: {type(exc).__name__}: {exc.one_line()}", err=True)
+    click.echo(f"Error: {failure_line(exc)}", err=True)
     sys.exit(exc.exit_code)
 
 
@@ -64,9 +65,11 @@ def publish(file: Path, **options: Any) -> None:
             raw[name] = "true" if value else None
         else:
             raw[name] = value
-    from intune_step.commands.run import run_publish
+    from intune_step.commands.run import mask_secret_inputs, run_publish
 
-    sys.exit(run_publish(raw, LocalHost()))
+    host = LocalHost()
+    mask_secret_inputs(raw, host)
+    sys.exit(run_publish(raw, host))
 
 
 # The inputs that decide where and as whom to sign in: all that `check` needs.
@@ -92,9 +95,11 @@ def check(**options: Any) -> None:
 
     For setting up a pipeline: run it with the same settings the pipeline will use."""
     raw: dict[str, str | None] = {key.replace("_", "-"): value for key, value in options.items()}
-    from intune_step.commands.run import run_check
+    from intune_step.commands.run import mask_secret_inputs, run_check
 
-    sys.exit(run_check(raw, LocalHost()))
+    host = LocalHost()
+    mask_secret_inputs(raw, host)
+    sys.exit(run_check(raw, host))
 
 
 @main.command()

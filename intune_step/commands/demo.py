@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from intune_step.ci.local import LocalHost
-from intune_step.commands.run import run_publish
+from intune_step.commands.run import mask_secret_inputs, run_publish
 
 
 def run_demo(keep_running: bool = False) -> int:
@@ -25,18 +25,18 @@ def run_demo(keep_running: bool = False) -> int:
         click.echo(f"Emulator running: login {emu.auth_url}", err=True)
         click.echo(f"                  graph {emu.graph_url}", err=True)
         click.echo(f"Publishing the generated sample {sample.name}", err=True)
-        os.environ["SSL_CERT_FILE"] = str(emu.ca_path)  # trust the emulator's own CA
-        code = run_publish(
-            {
-                "file": str(sample),
-                "client-id": emu.client_id,
-                "client-secret": emu.client_secret,
-                "auth-url": emu.auth_url,
-                "graph-url": emu.graph_url,
-                "setting-name": "demo",
-            },
-            LocalHost(),
-        )
+        host = LocalHost()
+        inputs: dict[str, str | None] = {
+            "file": str(sample),
+            "client-id": emu.client_id,
+            "client-secret": emu.client_secret,
+            "auth-url": emu.auth_url,
+            "graph-url": emu.graph_url,
+            "setting-name": "demo",
+        }
+        mask_secret_inputs(inputs, host)
+        trust_the_emulator = {**os.environ, "SSL_CERT_FILE": str(emu.ca_path)}
+        code = run_publish(inputs, host, environ=trust_the_emulator)
         if code == 0:
             for app in emu.apps():
                 click.echo(

@@ -1,29 +1,49 @@
-"""The step's outputs, named once: what every CI host receives after a run."""
+"""The step's outputs, named once here for every CI host, from the run's outcomes.
+
+One path in ``file``: the plain outputs of its publish (none when it failed). A list or a
+pattern, however many files it matches: every output holds a JSON list of that field in file
+order ("" for a failed file), and ``results`` one object per artifact.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
-from intune_step.artifacts.base import AppMetadata
-from intune_step.config.options import PublishOptions
-from intune_step.config.settings import Settings
-from intune_step.publish.result import PublishResult, version_label
-from intune_step.publish.several import Outcome, publish_several
-from intune_step.report import Reporter
+from intune_step.commands.failures import failure_line
+from intune_step.publish.result import PublishResult
+from intune_step.publish.several import Outcome
 
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
           "file-sha256")
 
 
+def result_outputs(result: PublishResult) -> dict[str, str]:
+    """One publish's outputs under their action.yml names (``plan`` for dry runs only)."""
+    out = {
+        "app-id": result.app_id,
+        "content-version-id": result.content_version_id,
+        "app-type": result.app_type,
+        "operation": result.operation,
+        "version": result.version,
+        "app-url": result.app_url,
+        "file-sha256": result.file_sha256,
+    }
+    if result.plan:
+        out["plan"] = result.plan
+    return out
 
-def run_outputs(outcomes: Sequence[Outcome]) -> dict[str, str]:
-    """The step outputs of a list or pattern run (see the module docstring)."""
-    results = [o.to_json() for o in outcomes]
-    out = {name: json.dumps([o.result.outputs()[name] if o.result else "" for o in outcomes])
+
+def step_outputs(outcomes: Sequence[Outcome], several: bool) -> dict[str, str]:
+    """What the step hands its CI (see the module docstring)."""
+    if not several:
+        result = outcomes[0].result
+        return result_outputs(result) if result is not None else {}
+    each = [result_outputs(o.result) if o.result else None for o in outcomes]
+    out = {name: json.dumps([fields[name] if fields else "" for fields in each])
            for name in FIELDS}
+    results = [_result_entry(o, fields) for o, fields in zip(outcomes, each, strict=True)]
     plans = [entry.get("plan") for entry in results]
     if any(plan is not None for plan in plans):
         out["plan"] = json.dumps(plans, separators=(",", ":"))
@@ -31,57 +51,17 @@ def run_outputs(outcomes: Sequence[Outcome]) -> dict[str, str]:
     return out
 
 
+def _result_entry(outcome: Outcome, fields: dict[str, str] | None) -> dict[str, Any]:
+    entry: dict[str, Any] = {"file": outcome.file}
+    if fields is None:
+        entry["error"] = failure_line(outcome.error) if outcome.error else ""
+        return entry
+    entry.update(fields)
+    if "plan" in entry:
+        entry["plan"] = json.loads(entry["plan"])
+    return entry
 
-def exit_code(outcomes: Sequence[Outcome]) -> int:
-    """0 when every artifact is published, else the first failed one's code."""
+
+def run_exit_code(outcomes: Sequence[Outcome]) -> int:
+    """0 when every artifact is published, else the first failed one's code (input order)."""
     return next((o.exit_code for o in outcomes if o.exit_code), 0)
-
-
-
-def summary_markdown(outcomes: Sequence[Outcome], settings: Settings) -> str:
-    failed = sum(1 for o in outcomes if o.error)
-    dry = all(o.result is not None and o.result.operation == "dry-run" for o in outcomes)
-    title = ("Intune dry run" if dry else "Published to Intune" if not failed
-             else f"Intune publish: {failed} of {len(outcomes)} failed")
-    lines = [f"### {title}", "",
-             "| File | App | Type | Version | Operation | App ID |",
-             "|---|---|---|---|---|---|"]
-    for o in outcomes:
-        if o.result is None:
-            lines.append(f"| {_cell(o.file)} | | {o.meta.app_type} | {version_label(o.meta)} "
-                         f"| failed: {_cell(o.error)} | |")
-            continue
-        r = o.result
-        app = f"[{_cell(r.display_name)}]({r.app_url})" if r.app_url else _cell(r.display_name)
-        lines.append(f"| {_cell(o.file)} | {app} | {r.app_type} | {_cell(r.version)} | "
-                     f"{r.operation} | {r.app_id or '(none yet)'} |")
-    lines += ["", f"Setting: {_cell(settings.setting_name)}"]
-    return "\n".join(lines) + "\n"
-
-
-
-def run_several(
-    metas: Sequence[AppMetadata],
-    options: PublishOptions,
-    settings: Settings,
-    host: Any,
-    publish_one: Callable[[AppMetadata, PublishOptions, Reporter], PublishResult],
-    workspace: Path | None = None,
-    on_cancel: Callable[[], None] | None = None,
-) -> int:
-    """Publish several artifacts and report them through ``host`` (a CIHost); the exit code."""
-    host.info(f"Publishing {len(metas)} artifacts, up to {options.max_parallel} at a time")
-    outcomes = publish_several(metas, options, host, publish_one, workspace, on_cancel)
-    host.set_outputs(run_outputs(outcomes))
-    host.summary(summary_markdown(outcomes, settings))
-    for outcome in outcomes:
-        if outcome.error:
-            host.error(f"{outcome.file}: {outcome.error}")
-        elif outcome.result is not None and outcome.result.app_url:
-            host.info(f"[{outcome.file}] View at: {outcome.result.app_url}")
-    return exit_code(outcomes)
-
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")

@@ -1,7 +1,9 @@
-"""One run of the step, shared by the CLI and every CI entry point.
+"""The composition root: one run of the step, for the CLI, every CI entry and the demo.
 
-Order matters: secrets are masked first, inputs validated and the artifact read before any
-network call, so bad input fails fast and writes nothing.
+The environment is read here and nowhere below: the named setting's secrets, the tuning
+knobs, a CI's OIDC variables. Inputs are validated and every artifact read before any
+network call, so bad input fails fast and writes nothing. Whatever happens, the run ends in
+one place: outputs, a job summary and the exit code, for one artifact or many.
 """
 
 from __future__ import annotations
@@ -15,19 +17,18 @@ from pathlib import Path
 
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
-from intune_step.commands.outputs import run_several
-from intune_step.commands.summary import failure_markdown, success_markdown
+from intune_step.commands.failures import exit_code, failure_line
+from intune_step.commands.outputs import run_exit_code, step_outputs
+from intune_step.commands.summary import failure_markdown, run_markdown
 from intune_step.config.named_settings import apply_named_setting
 from intune_step.config.options import build_options
 from intune_step.config.settings import Settings, build_settings
-from intune_step.errors import EXIT_BUG, EXIT_OK, IntuneStepError
-from intune_step.graph.client import GraphClient
-from intune_step.publish.flow import Publisher
-from intune_step.publish.prepare import prepare
-from intune_step.publish.result import version_label
-from intune_step.publish.several import prepare_all
+from intune_step.config.tuning import Tuning
+from intune_step.errors import EXIT_OK, IntuneStepError
+from intune_step.publish.api import publish_files
+from intune_step.publish.several import Outcome
 from intune_step.transport.http import make_client
-from intune_step.upload.blob import DEFAULT_IN_FLIGHT, BlockUploader
+from intune_step.upload.blob import BlockUploader
 
 SECRET_INPUTS = ("client-secret", "certificate", "certificate-password")
 
@@ -36,6 +37,94 @@ class Cancelled(IntuneStepError):
     """The CI cancelled the job (SIGTERM); cleanup has run."""
 
     exit_code = 130
+
+
+def mask_secret_inputs(raw: Mapping[str, str | None], host: CIHost) -> None:
+    """Register the secret inputs with the host: called the moment the inputs are read."""
+    for name in SECRET_INPUTS:
+        if raw.get(name):
+            host.mask(str(raw[name]))
+
+
+def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
+                environ: Mapping[str, str] | None = None) -> int:
+    """Publish per ``raw`` inputs (already masked), reporting through ``host``; the exit code.
+
+    ``environ``: the job's environment (default: this process's), read here and only here.
+    """
+    env = os.environ if environ is None else environ
+    workspace = workspace or Path.cwd()
+    setting_name = _setting_name(raw)
+    debug = False
+    try:
+        tuning = Tuning.from_environ(env, host.warning)
+        debug = tuning.debug
+        with _sigterm_as_exception():
+            raw = apply_named_setting(raw, workspace, env, host)
+            setting_name = _setting_name(raw) or setting_name
+            settings = build_settings(raw, env)
+            options = build_options(raw, workspace)
+            outcomes = publish_files(settings, options, reporter=host, tuning=tuning,
+                                     environ=env, workspace=workspace,
+                                     uploader=BlockUploader)  # looked up here: bench swaps it
+        return _report_outcomes(outcomes, options.several, settings, setting_name, host)
+    except Exception as exc:
+        if debug and not isinstance(exc, IntuneStepError):
+            raise  # a bug: the traceback only on request
+        return _report_failure(exc, host, setting_name)
+
+
+def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
+              environ: Mapping[str, str] | None = None) -> int:
+    """Sign in and run the token checks alone (`intune-step check`): no artifact, no Graph."""
+    env = os.environ if environ is None else environ
+    workspace = workspace or Path.cwd()
+    setting_name = _setting_name(raw)
+    debug = False
+    try:
+        tuning = Tuning.from_environ(env, host.warning)
+        debug = tuning.debug
+        raw = apply_named_setting(raw, workspace, env, host)
+        setting_name = _setting_name(raw) or setting_name
+        settings = build_settings(raw, env)
+        host.info(settings.describe())
+        with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
+            sign_in(settings, http, host, env, workspace)
+        host.info("Ready to publish: sign-in, tenant and permission checks passed")
+        return EXIT_OK
+    except Exception as exc:
+        if debug and not isinstance(exc, IntuneStepError):
+            raise
+        return _report_failure(exc, host, setting_name)
+
+
+def _setting_name(raw: Mapping[str, str | None]) -> str | None:
+    return (raw.get("setting-name") or "").strip() or None
+
+
+def _report_outcomes(outcomes: list[Outcome], several: bool, settings: Settings,
+                     setting_name: str | None, host: CIHost) -> int:
+    """The one way out of a run that reached its artifacts: outputs, summary, lines, code."""
+    outputs = step_outputs(outcomes, several)
+    if outputs:
+        host.set_outputs(outputs)
+    host.summary(run_markdown(outcomes, several, settings.setting_name, setting_name))
+    for outcome in outcomes:
+        if outcome.error is not None:
+            line = failure_line(outcome.error)
+            host.error(f"{outcome.file}: {line}" if several else line)
+        elif outcome.result is not None and outcome.result.app_url:
+            prefix = f"[{outcome.file}] " if several else ""
+            host.info(f"{prefix}View at: {outcome.result.app_url}")
+    return run_exit_code(outcomes)
+
+
+def _report_failure(exc: Exception, host: CIHost, setting_name: str | None) -> int:
+    """One error line and a summary for a run stopped before (or across) its artifacts."""
+    line = failure_line(exc)
+    host.error(line)
+    host.summary(failure_markdown(line, setting_name))
+    return exit_code(exc)
 
 
 @contextmanager
@@ -53,97 +142,3 @@ def _sigterm_as_exception() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def run_publish(raw: Mapping[str, str | None], host: CIHost,
-                workspace: Path | None = None) -> int:
-    """Publish per ``raw`` inputs, reporting through ``host``; returns the exit code."""
-    setting_name = _mask_and_name(raw, host)
-    try:
-        with _sigterm_as_exception():
-            raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
-            setting_name = raw.get("setting-name") or setting_name
-            settings = build_settings(raw, os.environ)
-            options = build_options(raw, workspace)
-            metas = prepare_all(options.files, options,  # every file + overrides, read first
-                                lambda o: prepare(o, settings.graph_version, host.warning))
-            meta = metas[0]
-            _describe_setting(settings, host)
-            for item in metas:
-                host.info(f"{item.file_name}: {item.app_type} {item.identity} "
-                          f"{version_label(item)}")
-            in_flight = _int_env("INTUNE_PARALLEL", DEFAULT_IN_FLIGHT)
-            with make_client(max_connections=in_flight + 8) as http:
-                # Sign in, and check tenant and permission, before anything touches Intune.
-                tokens, _ = sign_in(settings, http, host, os.environ, workspace or Path.cwd())
-                graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
-                                    host)
-                uploader = BlockUploader(http, host, in_flight=in_flight,
-                                         block_size=_int_env("INTUNE_BLOCK_SIZE", 0) or None)
-                if options.several:  # a list or pattern: batch.py reports each artifact
-                    return run_several(
-                        metas, options, settings, host,
-                        lambda m, o, r: Publisher(settings, graph, uploader.reporting_to(r),
-                                                  r).publish(m, o),
-                        workspace, on_cancel=uploader.cancel)
-                result = Publisher(settings, graph, uploader, host).publish(meta, options)
-        host.set_outputs(result.outputs())
-        host.summary(success_markdown(result, meta, settings))
-        if result.app_url:
-            host.info(f"View at: {result.app_url}")
-        return EXIT_OK
-    except Exception as exc:
-        if os.environ.get("INTUNE_STEP_DEBUG") and not isinstance(exc, IntuneStepError):
-            raise  # a bug: the traceback only on request
-        return _report_failure(exc, host, setting_name)
-
-
-def run_check(raw: Mapping[str, str | None], host: CIHost,
-              workspace: Path | None = None) -> int:
-    """Sign in and run the token checks alone (`intune-step check`): no artifact, no Graph."""
-    setting_name = _mask_and_name(raw, host)
-    try:
-        raw = apply_named_setting(raw, workspace or Path.cwd(), os.environ, host)
-        setting_name = raw.get("setting-name") or setting_name
-        settings = build_settings(raw, os.environ)
-        _describe_setting(settings, host)
-        with make_client() as http:
-            sign_in(settings, http, host, os.environ, workspace or Path.cwd())
-        host.info("Ready to publish: sign-in, tenant and permission checks passed")
-        return EXIT_OK
-    except Exception as exc:
-        if os.environ.get("INTUNE_STEP_DEBUG") and not isinstance(exc, IntuneStepError):
-            raise  # a bug: the traceback only on request
-        return _report_failure(exc, host, setting_name)
-
-
-def _mask_and_name(raw: Mapping[str, str | None], host: CIHost) -> str | None:
-    """Mask the secret inputs before anything prints; return the setting name for messages."""
-    for name in SECRET_INPUTS:
-        if raw.get(name):
-            host.mask(str(raw[name]))
-    return (raw.get("setting-name") or "").strip() or None
-
-
-def _report_failure(exc: Exception, host: CIHost, setting_name: str | None) -> int:
-    """One error line and a summary for any failure; the exit code says whose it is."""
-    if isinstance(exc, IntuneStepError):
-        line, code = f"{type(exc).__name__}: {exc.one_line()}", exc.exit_code
-    else:
-        line, code = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a bug in "
-                      "intune-step; re-run with INTUNE_STEP_DEBUG=1 for a traceback and report "
-                      "it)"), EXIT_BUG
-    host.error(line)
-    host.summary(failure_markdown(line, setting_name))
-    return code
-
-
-def _describe_setting(settings: Settings, host: CIHost) -> None:
-    cloud = f" ({settings.cloud} cloud)" if settings.cloud else ""
-    host.info(f"Setting '{settings.setting_name}': tenant {settings.tenant}{cloud}, "
-              f"Graph {settings.graph_url}/{settings.graph_version}")
-
-
-def _int_env(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default

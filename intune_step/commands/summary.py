@@ -1,35 +1,72 @@
-"""The Markdown job summary of a run."""
+"""The Markdown job summary of a run: one artifact as a card, several as a table."""
 
 from __future__ import annotations
 
-from intune_step.artifacts.base import AppMetadata
-from intune_step.config.settings import Settings
-from intune_step.publish.result import PublishResult
+from collections.abc import Sequence
+
+from intune_step.commands.failures import failure_line
+from intune_step.publish.result import PublishResult, version_label
+from intune_step.publish.several import Outcome
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def success_markdown(result: PublishResult, meta: AppMetadata, settings: Settings) -> str:
+def run_markdown(outcomes: Sequence[Outcome], several: bool, setting_name: str,
+                 given_name: str | None) -> str:
+    """The summary of a run that got as far as publishing. ``given_name`` is the setting
+    name the inputs gave (a failure shows none when they gave none)."""
+    if several:
+        return several_markdown(outcomes, setting_name)
+    outcome = outcomes[0]
+    if outcome.result is None:
+        return failure_markdown(failure_line(outcome.error) if outcome.error else "",
+                                given_name)
+    return success_markdown(outcome.result, outcome.meta.identity, setting_name)
+
+
+def success_markdown(result: PublishResult, identity: str, setting_name: str) -> str:
     title = {"dry-run": "Intune dry run",
              "unchanged": "Already in Intune (unchanged)"}.get(result.operation,
                                                                "Published to Intune")
     rows = [
         ("App", result.display_name),
         ("Type", result.app_type),
-        ("Identity", meta.identity),
+        ("Identity", identity),
         ("Version", result.version),
         ("Operation", result.operation),
         ("App ID", result.app_id or "(none yet)"),
         ("Content version", result.content_version_id or "-"),
         ("File SHA-256", f"`{result.file_sha256}`" if result.file_sha256 else "-"),
-        ("Setting", settings.setting_name),
+        ("Setting", setting_name),
     ]
     lines = [f"### {title}", "", "| | |", "|---|---|"]
     lines += [f"| {name} | {_cell(value)} |" for name, value in rows]
     if result.app_url:
         lines += ["", f"[View in Intune]({result.app_url})"]
+    return "\n".join(lines) + "\n"
+
+
+def several_markdown(outcomes: Sequence[Outcome], setting_name: str) -> str:
+    failed = sum(1 for o in outcomes if o.error)
+    dry = all(o.result is not None and o.result.operation == "dry-run" for o in outcomes)
+    title = ("Intune dry run" if dry else "Published to Intune" if not failed
+             else f"Intune publish: {failed} of {len(outcomes)} failed")
+    lines = [f"### {title}", "",
+             "| File | App | Type | Version | Operation | App ID |",
+             "|---|---|---|---|---|---|"]
+    for o in outcomes:
+        if o.result is None:
+            error = failure_line(o.error) if o.error else ""
+            lines.append(f"| {_cell(o.file)} | | {o.meta.app_type} | {version_label(o.meta)} "
+                         f"| failed: {_cell(error)} | |")
+            continue
+        r = o.result
+        app = f"[{_cell(r.display_name)}]({r.app_url})" if r.app_url else _cell(r.display_name)
+        lines.append(f"| {_cell(o.file)} | {app} | {r.app_type} | {_cell(r.version)} | "
+                     f"{r.operation} | {r.app_id or '(none yet)'} |")
+    lines += ["", f"Setting: {_cell(setting_name)}"]
     return "\n".join(lines) + "\n"
 
 

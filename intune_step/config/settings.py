@@ -55,6 +55,12 @@ class Settings:
     def scope(self) -> str:
         return f"{self.graph_url}/.default"
 
+    def describe(self) -> str:
+        """One log line: which setting, tenant, cloud and Graph (never a secret)."""
+        cloud = f" ({self.cloud} cloud)" if self.cloud else ""
+        return (f"Setting '{self.setting_name}': tenant {self.tenant}{cloud}, "
+                f"Graph {self.graph_url}/{self.graph_version}")
+
 
 def parse_auth_url(auth_url: str) -> tuple[str, str, str]:
     """Return (authority, tenant, login host) for a token URL or a bare authority."""

@@ -24,11 +24,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from intune_step.config.tuning import Tuning
 from intune_step.errors import GraphError, ServiceError
 from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, with_lock
 from intune_step.report import Reporter
@@ -60,20 +61,11 @@ class LockPolicy:
     now: Callable[[], datetime] = field(default=lambda: datetime.now(UTC), compare=False)
 
     @classmethod
-    def from_env(cls, timeout: float, environ: Mapping[str, str] | None = None) -> LockPolicy:
-        """Timings with INTUNE_LOCK_{STALE,HEARTBEAT,SETTLE,POLL}_S overrides (tests, ops)."""
-        env = os.environ if environ is None else environ
-
-        def seconds(name: str, default: float) -> float:
-            try:
-                value = float(env.get(f"INTUNE_LOCK_{name}_S", ""))
-            except ValueError:
-                return default
-            return value if value >= 0 else default
-
-        return cls(timeout=timeout, stale_after=seconds("STALE", cls.stale_after),
-                   heartbeat=seconds("HEARTBEAT", cls.heartbeat),
-                   settle=seconds("SETTLE", cls.settle), poll=seconds("POLL", cls.poll))
+    def tuned(cls, timeout: float, tuning: Tuning) -> LockPolicy:
+        """Timings with the operator's INTUNE_LOCK_* overrides (tests, operations)."""
+        chosen = {name: getattr(tuning, f"lock_{name}") for name in ("heartbeat", "settle", "poll")}
+        chosen["stale_after"] = tuning.lock_stale
+        return cls(timeout=timeout, **{k: v for k, v in chosen.items() if v is not None})
 
 
 def new_run_id() -> str:
@@ -94,7 +86,6 @@ class AppLock:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.held = False
-        self.lost: str | None = None
 
     def tag(self) -> LockTag:
         return LockTag(self.run_id, self.policy.now().replace(microsecond=0))
@@ -148,7 +139,6 @@ class AppLock:
 
     def _start(self) -> None:
         self.held = True
-        self.lost = None
         if self.policy.heartbeat > 0:
             self._stop.clear()
             self._thread = threading.Thread(target=self._beat, name="intune-step-lock",
@@ -165,8 +155,7 @@ class AppLock:
                         return
                     app = self._read()
                     if self._owner(app) != self.run_id:
-                        self.lost = self._owner(app) or "nobody"
-                        return
+                        return  # taken over: the next check() says so and stops the run
                     self._patcher(app, {"notes": with_lock(app.get("notes"), self.tag())},
                                   "refresh the lock")
             except Exception as exc:  # a missed beat is not fatal; the next one may work

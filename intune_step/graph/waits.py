@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from intune_step.config.tuning import Tuning
 from intune_step.errors import GraphError, StuckStateError, UploadError
 from intune_step.report import Reporter
-from intune_step.transport.retry import POLL_INTERVAL, WAIT_TIMEOUT, env_seconds
 
 T = TypeVar("T")
 # Intune's whole message when it refuses the PATCH right after a large commit (spec §2.9).
@@ -37,27 +37,34 @@ class UnexpectedStateError(UploadError):
 class WaitPolicy:
     """Poll quickly at first, then back off to ``max_interval``; give up after ``timeout``.
 
-    INTUNE_POLL_INTERVAL and INTUNE_WAIT_TIMEOUT, when set, win over these values.
+    ``cap``, when set (INTUNE_WAIT_TIMEOUT), bounds every wait, however long its own
+    timeout would be.
     """
 
     first_interval: float = 0.5
     max_interval: float = 10.0
     timeout: float = 600.0
+    cap: float | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, compare=False)
 
+    @classmethod
+    def tuned(cls, tuning: Tuning) -> WaitPolicy:
+        """The default policy with the operator's poll interval and wait cap."""
+        policy = cls(cap=tuning.wait_timeout)
+        if tuning.poll_interval is None:
+            return policy
+        return replace(policy, first_interval=tuning.poll_interval,
+                       max_interval=tuning.poll_interval * 20)
+
     def intervals(self) -> tuple[float, float]:
-        """(first, max) poll interval, after the environment's say."""
-        first = env_seconds(POLL_INTERVAL)
-        if first is None:
-            return self.first_interval, self.max_interval
-        return first, first * 20
+        """(first, max) poll interval."""
+        return self.first_interval, self.max_interval
 
     def limit(self, timeout: float | None = None) -> float:
-        """How long one wait may last: the environment's cap, else ``timeout``, else ours."""
-        capped = env_seconds(WAIT_TIMEOUT)
-        if capped is not None:
-            return capped
+        """How long one wait may last: the cap, else ``timeout``, else ours."""
+        if self.cap is not None:
+            return self.cap
         return timeout if timeout is not None else self.timeout
 
 

@@ -26,6 +26,7 @@ from intune_step.artifacts.base import AppMetadata
 from intune_step.artifacts.icon import Icon, from_artifact, from_file
 from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
+from intune_step.config.tuning import Tuning
 from intune_step.errors import GraphError, IntuneStepError, ServiceError, UploadError
 from intune_step.graph import assignments as assign_mod
 from intune_step.graph import categories as cat_mod
@@ -84,13 +85,15 @@ class _Run:
 
 class Publisher:
     def __init__(self, settings: Settings, graph: GraphClient, uploader: BlockUploader,
-                 reporter: Reporter, waits: WaitPolicy | None = None,
-                 lock_policy: LockPolicy | None = None, run_id: str | None = None) -> None:
+                 reporter: Reporter, *, tuning: Tuning | None = None,
+                 waits: WaitPolicy | None = None, lock_policy: LockPolicy | None = None,
+                 run_id: str | None = None) -> None:
         self.settings = settings
         self.graph = graph
         self.uploader = uploader
         self.reporter = reporter
-        self.waits = waits or WaitPolicy()
+        self.tuning = tuning or Tuning()
+        self.waits = waits or WaitPolicy.tuned(self.tuning)
         self.lock_policy = lock_policy
         self.run_id = run_id or new_run_id()
         self.finder = AppFinder(graph)
@@ -102,7 +105,7 @@ class Publisher:
         icon = from_file(options.icon) if options.icon else None  # bad input: before any call
         run = _Run(meta, options, icon, {})
         if self.lock_policy is None:
-            self.lock_policy = LockPolicy.from_env(options.lock_timeout)
+            self.lock_policy = LockPolicy.tuned(options.lock_timeout, self.tuning)
         run.categories = cat_mod.resolve(self.graph, options.categories)
         for attempt in range(3):
             try:

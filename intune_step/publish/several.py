@@ -1,27 +1,20 @@
-"""Several artifacts in one run: publish them a few at a time and report on each.
+"""Every artifact of a run: one path is a list of one; several publish a few at a time.
 
 Every file has been read before this runs (bad input stops the run before any write). The
 publishes share one sign-in, one Graph client (each call honours Graph's Retry-After) and one
 block uploader, whose buffer pool keeps memory at one upload's budget however many go up at
-once. A file that fails does not stop the others; the run's exit code is that of the first
-failed file in input order.
-
-Outputs (README "Several artifacts"): when `file` is a list or a pattern (however many files
-it matches), ``results`` is a JSON list with one object per artifact and every other output
-holds a JSON list of that field in the same order ("" for a failed file). A single path keeps
-the plain outputs, untouched.
+once. A file that fails does not stop the others: each ends in an :class:`Outcome`, a result
+or the error, and the command layer turns the outcomes into outputs, a summary and the exit
+code.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
@@ -32,29 +25,23 @@ from intune_step.report import Reporter
 
 SINGLE_ONLY = (("app-id", "app_id"), ("bundle-id", "bundle_id"),
                ("bundle-version", "bundle_version"))
+PublishOne = Callable[[AppMetadata, PublishOptions, Reporter], PublishResult]
 
 
 @dataclass
 class Outcome:
-    """One artifact's end: a result, or the one-line error and its exit code."""
+    """One artifact's end: the result, or the error that stopped it."""
 
     file: str  # as the user sees it: relative to the workspace when under it
     meta: AppMetadata
     result: PublishResult | None = None
-    error: str = ""
-    exit_code: int = 0
+    error: Exception | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        entry: dict[str, Any] = {"file": self.file}
-        if self.result is not None:
-            entry.update(self.result.outputs())
-            if "plan" in entry:
-                entry["plan"] = json.loads(entry["plan"])
-        else:
-            entry["error"] = self.error
-        return entry
-
-
+    @property
+    def exit_code(self) -> int:
+        if self.error is None:
+            return 0
+        return self.error.exit_code if isinstance(self.error, IntuneStepError) else EXIT_BUG
 
 
 def check_several(metas: Sequence[AppMetadata], options: PublishOptions) -> None:
@@ -115,43 +102,40 @@ class _TotalProgress:
         self.update(name, self._sizes[name])
 
 
-def publish_several(
+def publish_all(
     metas: Sequence[AppMetadata],
     options: PublishOptions,
-    host: Reporter,
-    publish_one: Callable[[AppMetadata, PublishOptions, Reporter], PublishResult],
+    reporter: Reporter,
+    publish_one: PublishOne,
     workspace: Path | None = None,
     on_cancel: Callable[[], None] | None = None,
+    raise_bugs: bool = False,
 ) -> list[Outcome]:
-    """Publish each artifact, at most ``options.max_parallel`` at a time; one Outcome each."""
-    lock = threading.Lock()
-    outcomes = [Outcome(shown(meta.content.path, workspace), meta) for meta in metas]
-    names = [o.file for o in outcomes]
-    progress = _TotalProgress(host, lock, {
-        name: meta.content.size_encrypted for name, meta in zip(names, metas, strict=True)})
+    """Publish each artifact, at most ``options.max_parallel`` at a time; one Outcome each.
 
-    def run(index: int) -> None:
-        outcome = outcomes[index]
-        reporter = _Prefixed(host, lock, outcome.file, progress)
-        file_options = replace(options, file=outcome.meta.content.path,
-                               files=(outcome.meta.content.path,))
+    ``raise_bugs``: let an exception that is not an IntuneStepError out (for its traceback)
+    instead of recording it.
+    """
+    outcomes = [Outcome(shown(meta.content.path, workspace), meta) for meta in metas]
+    if not options.several:  # one path: its own lines, in this thread (a SIGTERM lands here)
+        _attempt(outcomes[0], lambda: publish_one(metas[0], options, reporter), raise_bugs)
+        return outcomes
+    lock = threading.Lock()
+    progress = _TotalProgress(reporter, lock, {
+        o.file: o.meta.content.size_encrypted for o in outcomes})
+
+    def run(outcome: Outcome) -> None:
+        own = _Prefixed(reporter, lock, outcome.file, progress)
+        path = outcome.meta.content.path
+        file_options = replace(options, file=path, files=(path,))
         try:
-            outcome.result = publish_one(outcome.meta, file_options, reporter)
-        except IntuneStepError as exc:
-            outcome.error = f"{type(exc).__name__}: {exc.one_line()}"
-            outcome.exit_code = exc.exit_code
-        except Exception as exc:  # a bug: one line for this file, the others go on
-            if os.environ.get("INTUNE_STEP_DEBUG"):
-                raise
-            outcome.error = (f"unexpected {type(exc).__name__}: {str(exc)[:300]} (this is a "
-                             "bug in intune-step; re-run with INTUNE_STEP_DEBUG=1)")
-            outcome.exit_code = EXIT_BUG
+            _attempt(outcome, lambda: publish_one(outcome.meta, file_options, own), raise_bugs)
         finally:
             progress.finish(outcome.file)
 
     with ThreadPoolExecutor(max_workers=options.max_parallel,
                             thread_name_prefix="artifact") as pool:
-        pending: set[Future[None]] = {pool.submit(run, i) for i in range(len(metas))}
+        pending: set[Future[None]] = {pool.submit(run, o) for o in outcomes}
         try:
             while pending:
                 # A timeout, so the main thread stays free to take a SIGTERM.
@@ -167,14 +151,15 @@ def publish_several(
     return outcomes
 
 
-
-
-
-
-
-
-
-
+def _attempt(outcome: Outcome, publish: Callable[[], PublishResult], raise_bugs: bool) -> None:
+    try:
+        outcome.result = publish()
+    except IntuneStepError as exc:
+        outcome.error = exc
+    except Exception as exc:  # a bug: recorded for this file, the others go on
+        if raise_bugs:
+            raise
+        outcome.error = exc
 
 
 def prepare_all(files: Sequence[Path], options: PublishOptions,

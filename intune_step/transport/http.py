@@ -1,12 +1,12 @@
-"""The one httpx client factory: explicit timeouts, a User-Agent, TLS trust from SSL_CERT_FILE.
+"""The one httpx client factory: explicit timeouts, a User-Agent, the CA it is given.
 
 MSAL, Graph and Blob calls all go through clients made here, so tests see every request.
 """
 
 from __future__ import annotations
 
-import os
 import ssl
+from pathlib import Path
 
 import httpx
 
@@ -16,12 +16,10 @@ USER_AGENT = f"intune-step/{__version__} (+https://github.com/intune-step/intune
 TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=120.0, pool=60.0)
 
 
-def tls_context() -> ssl.SSLContext:
-    """Trust SSL_CERT_FILE / SSL_CERT_DIR when set (CI proxies, the emulator), else the system."""
-    cafile = os.environ.get("SSL_CERT_FILE") or None
-    capath = os.environ.get("SSL_CERT_DIR") or None
-    if cafile or capath:
-        return ssl.create_default_context(cafile=cafile, capath=capath)
+def tls_context(ca_file: Path | None = None, ca_dir: Path | None = None) -> ssl.SSLContext:
+    """Trust the given CA file or directory (a CI proxy, the emulator), else certifi's."""
+    if ca_file or ca_dir:
+        return ssl.create_default_context(cafile=ca_file, capath=ca_dir)
     try:
         import certifi  # httpx's own default trust store
 
@@ -30,11 +28,12 @@ def tls_context() -> ssl.SSLContext:
         return ssl.create_default_context()
 
 
-def make_client(max_connections: int = 16) -> httpx.Client:
+def make_client(max_connections: int = 16, ca_file: Path | None = None,
+                ca_dir: Path | None = None) -> httpx.Client:
     return httpx.Client(
         headers={"User-Agent": USER_AGENT},
         timeout=TIMEOUT,
-        verify=tls_context(),
+        verify=tls_context(ca_file, ca_dir),
         limits=httpx.Limits(
             max_connections=max_connections, max_keepalive_connections=max_connections
         ),

@@ -23,7 +23,7 @@ from .conftest import FIXTURES, REPO, Run, base_env, run_entrypoint
 
 FAST = {"INTUNE_RETRY_BASE_DELAY": "0.01", "INTUNE_POLL_INTERVAL": "0.01",
         "INTUNE_LOCK_SETTLE_S": "0.2", "INTUNE_BLOCK_SIZE": str(64 * 1024),
-        "INTUNE_PARALLEL": "2"}
+        "INTUNE_BLOCKS_IN_FLIGHT": "2"}
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
           "file-sha256")
 APK = "v2-only-with-ecdsa-sha256-p256.apk"

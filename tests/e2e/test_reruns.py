@@ -51,7 +51,7 @@ GROUP_A = "00000000-0000-0000-0000-00000000000a"
 GROUP_B = "00000000-0000-0000-0000-00000000000b"
 FILTER = "11111111-0000-0000-0000-000000000001"
 APPS = "deviceAppManagement/mobileApps"
-SLOW_UPLOAD = {"INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_PARALLEL": "1"}
+SLOW_UPLOAD = {"INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_BLOCKS_IN_FLIGHT": "1"}
 FAST_LOCKS = {"INTUNE_LOCK_POLL_S": "0.2", "INTUNE_LOCK_STALE_S": "3"}
 
 
@@ -402,7 +402,7 @@ def test_when_both_runs_create_the_app_the_older_one_is_kept(
         reporter = RecordingReporter()
         lines[name] = reporter.lines
         try:
-            with make_client() as http:
+            with make_client(ca_file=emulator.ca_path) as http:
                 tokens, _ = sign_in(settings, http, reporter, os.environ, tmp_path)
                 graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
                                     reporter)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from intune_step import publish
 from intune_step.ci.local import LocalHost
 from intune_step.commands.run import run_publish
 from intune_step.emulator import Emulator
+from intune_step.publish import flow
 from intune_step.samples.ipa import build_ipa
 
 
@@ -21,7 +21,7 @@ def test_a_new_app_needs_no_separate_hashing_read(
     def second_read(path: Path) -> str:
         raise AssertionError(f"{path.name} was read a second time just to hash it")
 
-    monkeypatch.setattr(publish, "file_sha256", second_read)
+    monkeypatch.setattr(flow, "file_sha256", second_read)
     monkeypatch.setenv("SSL_CERT_FILE", str(emulator.ca_path))
     monkeypatch.setenv("INTUNE_POLL_INTERVAL", "0.05")
     ipa = build_ipa(tmp_path / "app.ipa", padding_bytes=300_000)

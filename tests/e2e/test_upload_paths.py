@@ -14,7 +14,7 @@ from intune_step.samples.ipa import build_ipa
 
 from .conftest import run_entrypoint
 
-SMALL_BLOCKS = {"INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_PARALLEL": "2"}
+SMALL_BLOCKS = {"INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_BLOCKS_IN_FLIGHT": "2"}
 
 
 def require_azurite() -> None:

@@ -33,7 +33,7 @@ from ..e2e.conftest import Run, run_entrypoint
 
 FILE_PATH = r"/contentVersions/\d+/files/[0-9a-f-]+$"
 FAST = {"INTUNE_RETRY_BASE_DELAY": "0.01", "INTUNE_POLL_INTERVAL": "0.01",
-        "INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_PARALLEL": "2",
+        "INTUNE_BLOCK_SIZE": str(64 * 1024), "INTUNE_BLOCKS_IN_FLIGHT": "2",
         "INTUNE_LOCK_SETTLE_S": "0"}  # issue 4's lock: no settling pause after a create
 SHORT_POLLS = {"INTUNE_POLL_INTERVAL": "0.002"}  # 12 polls still take a while at 0.01
 REQUEST_ID = re.compile(r"request-id ([0-9a-f-]{36})")

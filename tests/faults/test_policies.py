@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from intune_step.errors import GraphError, SettingsError, StuckStateError
+from intune_step.errors import GraphError, StuckStateError
 from intune_step.graph.client import GraphResult
 from intune_step.graph.waits import (
     UnexpectedStateError,
@@ -17,7 +17,7 @@ from intune_step.graph.waits import (
     wait_for_state,
 )
 from intune_step.report import Reporter
-from intune_step.transport.retry import RetryPolicy, env_seconds
+from intune_step.transport.retry import RetryPolicy
 
 
 class Clock:
@@ -53,24 +53,6 @@ class Warnings(Reporter):
 
     def progress(self, label: str, done: int, total: int) -> None:
         pass
-
-
-def test_env_knobs_override_every_policy(monkeypatch: pytest.MonkeyPatch) -> None:
-    no_jitter = RetryPolicy(base_delay=1.0, jitter=lambda lo, hi: hi)
-    assert no_jitter.backoff(3) == 4.0
-    monkeypatch.setenv("INTUNE_RETRY_BASE_DELAY", "0.5")
-    assert no_jitter.backoff(1) == 0.5 and no_jitter.backoff(3) == 2.0
-    monkeypatch.setenv("INTUNE_POLL_INTERVAL", "0.1")
-    monkeypatch.setenv("INTUNE_WAIT_TIMEOUT", "7")
-    assert WaitPolicy().intervals() == (0.1, 2.0)
-    assert WaitPolicy().limit(300) == 7.0
-
-
-@pytest.mark.parametrize("value", ["soon", "-1", "nan", "inf"])
-def test_a_bad_knob_is_bad_input(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
-    monkeypatch.setenv("INTUNE_WAIT_TIMEOUT", value)
-    with pytest.raises(SettingsError, match="INTUNE_WAIT_TIMEOUT must be a number of seconds"):
-        env_seconds("INTUNE_WAIT_TIMEOUT")
 
 
 def test_retry_after_wins_over_backoff_but_is_capped() -> None:

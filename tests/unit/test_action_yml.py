@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
 from intune_step.commands.cli import env_name, main
-from intune_step.commands.outputs import run_outputs
+from intune_step.commands.outputs import step_outputs
 from intune_step.config.action import action_definition, action_yml_path, input_names
 from intune_step.config.credentials import KIND_OF_INPUT
 from intune_step.config.options import build_options
@@ -86,6 +86,6 @@ def test_outputs_written_are_the_declared_outputs() -> None:
     meta = AppMetadata("androidLobApp", "a.apk", "com.a", "1", PlainContent(Path("a.apk"), 1))
     outcome = Outcome("a.apk", meta, PublishResult(**fields))
     declared = list(action_definition()["outputs"])
-    assert [*PublishResult(**fields).outputs(), "results"] == declared  # `file` is one path
-    assert list(run_outputs([outcome])) == declared  # a list or pattern, one match
-    assert list(run_outputs([outcome, outcome])) == declared  # several
+    assert [*step_outputs([outcome], several=False), "results"] == declared  # one path
+    assert list(step_outputs([outcome], several=True)) == declared  # a pattern, one match
+    assert list(step_outputs([outcome, outcome], several=True)) == declared  # several

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from intune_step.errors import GraphError
+from intune_step.config.tuning import Tuning
+from intune_step.errors import GraphError, SettingsError
 from intune_step.graph.lock import (
     AppLock,
     AppVanishedError,
@@ -181,8 +182,11 @@ def test_the_heartbeat_restamps_the_lock_while_held() -> None:
     assert not any(t.name == "intune-step-lock" and t.is_alive() for t in threading.enumerate())
 
 
-def test_policy_from_env() -> None:
-    policy = LockPolicy.from_env(30, {"INTUNE_LOCK_STALE_S": "7", "INTUNE_LOCK_SETTLE_S": "x",
-                                      "INTUNE_LOCK_POLL_S": "-1"})
-    assert policy.timeout == 30 and policy.stale_after == 7
-    assert policy.settle == LockPolicy.settle and policy.poll == LockPolicy.poll
+def test_policy_from_tuning() -> None:
+    tuning = Tuning.from_environ({"INTUNE_LOCK_STALE_S": "7", "INTUNE_LOCK_POLL_S": "0.5"})
+    policy = LockPolicy.tuned(30, tuning)
+    assert policy.timeout == 30 and policy.stale_after == 7 and policy.poll == 0.5
+    assert policy.settle == LockPolicy.settle and policy.heartbeat == LockPolicy.heartbeat
+    for bad in ("x", "-1"):
+        with pytest.raises(SettingsError, match="INTUNE_LOCK_SETTLE_S must be a number"):
+            Tuning.from_environ({"INTUNE_LOCK_SETTLE_S": bad})

@@ -1,0 +1,116 @@
+"""The operations knobs: every ``INTUNE_*`` tuning variable, read once and validated one way.
+
+The composition root calls :meth:`Tuning.from_environ` once; everything below receives the
+frozen result (or the policy built from it) through its constructor. A bad value stops the
+run with exit 2 and the knob's name. These are for operators and tests; the step's inputs
+(action.yml) are what a pipeline sets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from intune_step.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One environment variable: the Tuning field it sets, its kind and its documentation."""
+
+    variable: str
+    field: str
+    kind: str  # seconds | count | bytes | flag | path
+    default: str  # for people: what applies when the variable is unset
+    meaning: str
+
+
+KNOBS = (
+    Knob("INTUNE_BLOCKS_IN_FLIGHT", "blocks_in_flight", "count", "12",
+         "blocks of one upload sent at the same time (not `max-parallel`, which counts "
+         "artifacts)"),
+    Knob("INTUNE_BLOCK_SIZE", "block_size", "bytes", "1 to 6 MiB by file size",
+         "bytes per upload block, rounded up to a multiple of 16"),
+    Knob("INTUNE_RETRY_BASE_DELAY", "retry_base_delay", "seconds", "1",
+         "the first backoff delay of every retry (doubling per attempt); a Retry-After wins"),
+    Knob("INTUNE_POLL_INTERVAL", "poll_interval", "seconds", "0.5 (up to 10)",
+         "the first interval when polling an Intune state; later polls back off to 20 times it"),
+    Knob("INTUNE_WAIT_TIMEOUT", "wait_timeout", "seconds", "600",
+         "the longest any one wait for an Intune state may last (otherwise a large commit "
+         "gets more, a renewal 300)"),
+    Knob("INTUNE_LOCK_STALE_S", "lock_stale", "seconds", "300",
+         "when a lock whose holder stopped renewing it counts as dead"),
+    Knob("INTUNE_LOCK_HEARTBEAT_S", "lock_heartbeat", "seconds", "60",
+         "how often the holder renews its lock"),
+    Knob("INTUNE_LOCK_SETTLE_S", "lock_settle", "seconds", "2",
+         "the pause after creating an app before checking which run's app wins"),
+    Knob("INTUNE_LOCK_POLL_S", "lock_poll", "seconds", "5",
+         "how often a waiting run looks whether the lock is free"),
+    Knob("INTUNE_STEP_DEBUG", "debug", "flag", "off",
+         "any non-empty value: a bug in the step shows its traceback"),
+    Knob("SSL_CERT_FILE", "ca_file", "path", "the system's (certifi)",
+         "the CA bundle to trust for Entra, Graph and Blob (a proxy, the emulator)"),
+    Knob("SSL_CERT_DIR", "ca_dir", "path", "the system's (certifi)",
+         "a directory of CA certificates to trust, as OpenSSL reads it"),
+)
+# Old names that still work, with a warning: INTUNE_PARALLEL read like max-parallel.
+DEPRECATED = {"INTUNE_PARALLEL": "INTUNE_BLOCKS_IN_FLIGHT"}
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Every knob's value; None where the variable is unset and the layer's default applies."""
+
+    blocks_in_flight: int | None = None
+    block_size: int | None = None
+    retry_base_delay: float | None = None
+    poll_interval: float | None = None
+    wait_timeout: float | None = None
+    lock_stale: float | None = None
+    lock_heartbeat: float | None = None
+    lock_settle: float | None = None
+    lock_poll: float | None = None
+    debug: bool = False
+    ca_file: Path | None = None
+    ca_dir: Path | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str],
+                     warn: Callable[[str], None] | None = None) -> Tuning:
+        """Read every knob from ``environ``; a bad value is a SettingsError naming it."""
+        values: dict[str, object] = {}
+        for knob in KNOBS:
+            text = environ.get(knob.variable, "").strip()
+            old = next((o for o, new in DEPRECATED.items() if new == knob.variable), None)
+            if not text and old and environ.get(old, "").strip():
+                text = environ[old].strip()
+                if warn is not None:
+                    warn(f"{old} is deprecated: it is now {knob.variable} (blocks in flight, "
+                         "not artifacts at once)")
+                values[knob.field] = _parse(knob, text, shown_as=old)
+            elif text:
+                values[knob.field] = _parse(knob, text, shown_as=knob.variable)
+        return cls(**values)  # type: ignore[arg-type]  # each value parsed for its field's kind
+
+
+def _parse(knob: Knob, text: str, shown_as: str) -> object:
+    if knob.kind == "flag":
+        return True
+    if knob.kind == "path":
+        return Path(text)
+    if knob.kind in ("count", "bytes"):
+        if not text.isdigit() or int(text) < 1:
+            example = "12" if knob.kind == "count" else "4194304"
+            raise SettingsError(f"{shown_as} must be a whole number above 0, not {text!r}",
+                                fix=f"unset {shown_as}, or set it to e.g. {example}")
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise SettingsError(f"{shown_as} must be a number of seconds, not {text!r}",
+                            fix=f"unset {shown_as}, or set it to e.g. 0.5")
+    return value

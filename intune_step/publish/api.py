@@ -1,0 +1,90 @@
+"""The library call under every way of running the step: publish these files, with these
+settings, and say how each one ended.
+
+The CLI, each CI entry and the demo call :func:`publish_files`; so can a script, with no CI
+host at all::
+
+    from intune_step import build_options, build_settings, publish_files
+
+    settings = build_settings({"client-id": ..., "client-secret": ..., "auth-url": ...})
+    options = build_options({"file": "dist/app.ipa", "display-name": "Field Service"})
+    for outcome in publish_files(settings, options):
+        print(outcome.file, outcome.result.app_id if outcome.result else outcome.error)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from intune_step.artifacts.base import AppMetadata
+from intune_step.auth.signin import sign_in
+from intune_step.config.options import PublishOptions
+from intune_step.config.settings import Settings
+from intune_step.config.tuning import Tuning
+from intune_step.graph.client import GraphClient
+from intune_step.publish.flow import Publisher
+from intune_step.publish.prepare import prepare
+from intune_step.publish.result import PublishResult, version_label
+from intune_step.publish.several import Outcome, prepare_all, publish_all
+from intune_step.report import LoggingReporter, Reporter
+from intune_step.transport.http import make_client
+from intune_step.upload.blob import DEFAULT_IN_FLIGHT, BlockUploader
+
+UploaderFactory = Callable[..., BlockUploader]
+
+
+def publish_files(
+    settings: Settings,
+    options: PublishOptions,
+    *,
+    reporter: Reporter | None = None,
+    tuning: Tuning | None = None,
+    environ: Mapping[str, str] | None = None,
+    workspace: Path | None = None,
+    uploader: UploaderFactory = BlockUploader,
+) -> list[Outcome]:
+    """Publish every file ``options`` names; one :class:`Outcome` per file, in order.
+
+    Every file is read and checked before anything is sent, so bad input raises a
+    BadInputError and writes nothing; so does a failed sign-in. After that, a file that fails
+    ends in its Outcome's ``error`` and the others go on.
+
+    ``environ`` is only read for federated credentials (a CI's OIDC endpoint or token
+    variable); ``workspace`` anchors relative credential paths (default: the current folder);
+    ``uploader`` builds the block uploader (the benchmark swaps in the common tools' way).
+    """
+    reporter = reporter or LoggingReporter()
+    tuning = tuning or Tuning()
+    workspace = workspace or Path.cwd()
+    metas = read_files(settings, options, reporter)
+    in_flight = tuning.blocks_in_flight or DEFAULT_IN_FLIGHT
+    with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
+                     ca_dir=tuning.ca_dir) as http:
+        # Sign in, and check tenant and permission, before anything touches Intune.
+        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace)
+        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter)
+        blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size)
+        if options.several:
+            reporter.info(f"Publishing {len(metas)} artifacts, up to {options.max_parallel} "
+                          "at a time")
+
+        def publish_one(meta: AppMetadata, file_options: PublishOptions,
+                        own: Reporter) -> PublishResult:
+            publisher = Publisher(settings, graph, blocks.reporting_to(own), own, tuning=tuning)
+            return publisher.publish(meta, file_options)
+
+        return publish_all(metas, options, reporter, publish_one, workspace,
+                           on_cancel=blocks.cancel, raise_bugs=tuning.debug)
+
+
+def read_files(settings: Settings, options: PublishOptions,
+               reporter: Reporter) -> list[AppMetadata]:
+    """Every artifact's metadata with the user's overrides, read and checked offline."""
+    metas = prepare_all(options.files or (options.file,), options,
+                        lambda o: prepare(o, settings.graph_version, reporter.warning))
+    reporter.info(settings.describe())
+    for meta in metas:
+        reporter.info(f"{meta.file_name}: {meta.app_type} {meta.identity} "
+                      f"{version_label(meta)}")
+    return metas
