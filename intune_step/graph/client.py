@@ -95,7 +95,6 @@ class GraphClient:
         self._tokens = tokens
         self._reporter = reporter
         self._retry = retry or RetryPolicy()
-        self.writes = 0  # write requests sent (dry-run proves it stays 0)
 
     def url(self, path: str) -> str:
         return path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"
@@ -126,8 +125,6 @@ class GraphClient:
                 headers["Content-Type"] = "application/json; charset=utf-8"
             content = (json.dumps(json_body, ensure_ascii=False).encode("utf-8")
                        if json_body is not None else None)
-            if method != "GET":
-                self.writes += 1
             try:
                 response = self._http.request(method, url, content=content, params=params,
                                               headers=headers)
