@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,9 @@ import httpx
 
 from intune_step.errors import AuthError, ServiceError, SettingsError
 from intune_step.report import Reporter
+from intune_step.transport.attempts import THROTTLED_OR_5XX, Send, send_with_retries
 from intune_step.transport.http import safe_url
-from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+from intune_step.transport.retry import RetryPolicy
 
 GITHUB_FIX = ("add `permissions: {id-token: write, contents: read}` to the job (or the "
               "workflow) in the workflow file; pull requests from forks never get a token")
@@ -105,7 +107,7 @@ class GitHubOidc(FederatedToken):
         # The URL already has a query (api-version): `audience` joins it. httpx's params=
         # would replace it instead.
         url = httpx.URL(self._url).copy_merge_params({"audience": self._audience})
-        response = _send(self._http, self._retry, "GitHub's OIDC token endpoint", lambda: (
+        response = _send(self._retry, "GitHub's OIDC token endpoint", lambda: (
             self._http.get(url,
                            headers={"Authorization": f"Bearer {self._request_token}",
                                     "Accept": "application/json"})))
@@ -143,7 +145,7 @@ class AzureDevOpsOidc(FederatedToken):
     def _fetch(self) -> str:
         url = httpx.URL(self._url).copy_merge_params(
             {"api-version": ADO_API_VERSION, "serviceConnectionId": self._connection})
-        response = _send(self._http, self._retry, "the Azure DevOps OIDC endpoint", lambda: (
+        response = _send(self._retry, "the Azure DevOps OIDC endpoint", lambda: (
             self._http.post(url,
                             headers={"Authorization": f"Bearer {self._access_token}",
                                      "Content-Type": "application/json",
@@ -200,26 +202,20 @@ class FileToken(FederatedToken):
                                 f"{type(exc).__name__}", fix="check the file") from None
 
 
-def _send(http: httpx.Client, retry: RetryPolicy, what: str,
-          request: Callable[[], httpx.Response]) -> httpx.Response:
-    """Transient failures (connection, 429, 5xx) are tried again a few times."""
-    for attempt in range(1, retry.attempts + 1):
-        try:
-            response = request()
-        except httpx.HTTPError as exc:
-            if attempt == retry.attempts:
-                raise ServiceError(f"cannot reach {what}: {type(exc).__name__}",
-                                   fix="check network access from the runner") from None
-            retry.sleep(retry.backoff(attempt))
-            continue
-        if response.status_code not in RETRY_STATUSES and response.status_code < 500:
-            return response
-        if attempt == retry.attempts:
-            raise ServiceError(f"{what} answered {response.status_code} "
-                               f"({safe_url(response.request.url)})",
-                               fix="re-run the job; the CI's token service may be down")
-        retry.sleep(retry.delay_for(attempt, response))
-    raise AssertionError("unreachable")  # pragma: no cover
+def _send(retry: RetryPolicy, what: str, request: Send) -> httpx.Response:
+    """Transient failures (connection, 429, 5xx) are tried again a few times, silently."""
+    outcome = send_with_retries(request, retry, what, statuses=THROTTLED_OR_5XX,
+                                errors=(httpx.HTTPError,), unreachable=partial(_unreachable, what))
+    if outcome.exhausted:
+        raise ServiceError(f"{what} answered {outcome.response.status_code} "
+                           f"({safe_url(outcome.response.request.url)})",
+                           fix="re-run the job; the CI's token service may be down")
+    return outcome.response
+
+
+def _unreachable(what: str, error: Exception, attempts: int) -> ServiceError:
+    return ServiceError(f"cannot reach {what}: {type(error).__name__}",
+                        fix="check network access from the runner")
 
 
 def _json_field(response: httpx.Response, name: str, what: str) -> str:

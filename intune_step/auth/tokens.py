@@ -14,7 +14,13 @@ from intune_step.auth.oidc import describe_claims
 from intune_step.config.settings import Settings
 from intune_step.errors import AuthError, ServiceError
 from intune_step.report import Reporter
-from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+from intune_step.transport.attempts import (
+    THROTTLED_OR_5XX,
+    Send,
+    request_id_note,
+    send_with_retries,
+)
+from intune_step.transport.retry import RetryPolicy
 
 
 class MsalHttpClient:
@@ -48,29 +54,22 @@ class MsalHttpClient:
             url, params=params, headers=headers,
             timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
 
-    def _retrying(self, send: Any) -> httpx.Response:
+    def _retrying(self, send: Send) -> httpx.Response:
         """Retry 429 and 5xx here, below MSAL: MSAL would replay a cached failure until its
         Retry-After, and would report a final one as a credential problem or an exception.
-        Entra throttling or down is a service failure (exit 3), never bad input."""
-        attempt = 0
-        while True:
-            attempt += 1
-            response: httpx.Response = send()
-            status = response.status_code
-            if status not in RETRY_STATUSES and status < 500:
-                return response
-            rid = response.headers.get("x-ms-request-id")
-            if attempt >= self._retry.attempts:
-                raise ServiceError(
-                    f"sign-in failed: the login host answered HTTP {status} "
-                    f"(gave up after {attempt} attempts)", request_id=rid,
-                    fix="Entra is throttling or unavailable; re-run the step later")
-            delay = self._retry.delay_for(attempt, response)
-            if self._reporter is not None:
-                self._reporter.warning(
-                    f"sign-in: HTTP {status}{f' (request-id {rid})' if rid else ''}; retrying "
-                    f"in {delay:.1f}s (attempt {attempt} of {self._retry.attempts})")
-            self._retry.sleep(delay)
+        Entra throttling or down is a service failure (exit 3), never bad input.
+        Connection errors go up untouched: MSAL's caller words them."""
+        outcome = send_with_retries(
+            send, self._retry, "sign-in",
+            warn=self._reporter.warning if self._reporter is not None else None,
+            statuses=THROTTLED_OR_5XX, detail=request_id_note("x-ms-request-id"), errors=())
+        if outcome.exhausted:
+            raise ServiceError(
+                f"sign-in failed: the login host answered HTTP {outcome.response.status_code} "
+                f"(gave up after {outcome.attempts} attempts)",
+                request_id=outcome.response.headers.get("x-ms-request-id"),
+                fix="Entra is throttling or unavailable; re-run the step later")
+        return outcome.response
 
     def close(self) -> None:  # the client belongs to the caller
         pass

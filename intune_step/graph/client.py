@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 import httpx
@@ -11,8 +12,14 @@ import httpx
 from intune_step.auth.tokens import TokenProvider
 from intune_step.errors import GraphError, PermissionDeniedError, ServiceError
 from intune_step.report import Reporter
+from intune_step.transport.attempts import (
+    Outcome,
+    may_have_arrived,
+    request_id_note,
+    send_with_retries,
+)
 from intune_step.transport.http import safe_url
-from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+from intune_step.transport.retry import RetryPolicy
 
 REQUIRED_PERMISSION = "DeviceManagementApps.ReadWrite.All"
 
@@ -95,7 +102,6 @@ class GraphClient:
         self._tokens = tokens
         self._reporter = reporter
         self._retry = retry or RetryPolicy()
-        self.writes = 0  # write requests sent (dry-run proves it stays 0)
 
     def url(self, path: str) -> str:
         return path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"
@@ -116,74 +122,18 @@ class GraphClient:
         """
         url = self.url(path)
         what = what or f"{method} {safe_url(url)}"
-        refreshed = False
-        attempt = 0
-        waited = 0.0
-        while True:
-            attempt += 1
-            headers = {"Authorization": f"Bearer {self._tokens.token(force_refresh=refreshed)}"}
-            if json_body is not None:
-                headers["Content-Type"] = "application/json; charset=utf-8"
-            content = (json.dumps(json_body, ensure_ascii=False).encode("utf-8")
-                       if json_body is not None else None)
-            if method != "GET":
-                self.writes += 1
-            try:
-                response = self._http.request(method, url, content=content, params=params,
-                                              headers=headers)
-            except httpx.TransportError as exc:
-                # A POST that may have reached the service is only retried when the caller
-                # says a duplicate is harmless; a refused connection never reached it.
-                sent = not isinstance(exc, httpx.ConnectError)
-                unsafe = sent and not retry_on_connection_reset
-                if attempt >= self._retry.attempts or unsafe:
-                    note = " (not repeated: it may have reached Graph)" if unsafe else ""
-                    raise ServiceError(
-                        f"{what} failed: {type(exc).__name__} after {attempt} attempt(s){note}",
-                        fix="check network access to graph-url; the run can be repeated",
-                    ) from exc
-                delay = self._retry.backoff(attempt)
-                self._reporter.warning(
-                    f"{what}: {type(exc).__name__}; retrying in {delay:.1f}s "
-                    f"(attempt {attempt} of {self._retry.attempts})")
-                self._retry.sleep(delay)
-                waited += delay
-                continue
-            if response.status_code == 401 and not refreshed:
-                refreshed = True  # the token may have expired early; one fresh try
-                self._reporter.warning(f"{what}: HTTP 401 (the access token expired or was "
-                                       "revoked); signing in again")
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self._retry.attempts:
-                delay = self._retry.delay_for(attempt, response)
-                rid = response.headers.get("request-id", "")
-                self._reporter.warning(
-                    f"{what}: HTTP {response.status_code}"
-                    f"{' (request-id ' + rid + ')' if rid else ''}; retrying in {delay:.1f}s "
-                    f"(attempt {attempt} of {self._retry.attempts})"
-                )
-                self._retry.sleep(delay)
-                waited += delay
-                continue
-            if response.is_error:
-                error = graph_error(response, what)
-                if response.status_code in RETRY_STATUSES:
-                    error.message += f" (gave up after {attempt} attempts over {waited:.0f}s)"
-                    error.args = (error.message,)
-                    error.fix = error.fix or ("Intune is throttling or unavailable; re-run the "
-                                              "step later")
-                raise error
-            if not response.content:
-                return None
-            try:
-                parsed = response.json()
-            except ValueError:
-                return None
-            if not isinstance(parsed, dict):
-                return None
-            result = GraphResult(parsed)
-            result.request_id = _request_id(response)
-            return result
+        content = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
+        headers = {} if content is None else {"Content-Type": "application/json; charset=utf-8"}
+        bearer = _Bearer(self._tokens, self._reporter, what)
+        outcome = send_with_retries(
+            lambda: self._http.request(method, url, content=content, params=params,
+                                       headers={**bearer.header(), **headers}),
+            self._retry, what, warn=self._reporter.warning, detail=request_id_note("request-id"),
+            recover=bearer.sign_in_again, repeat_sent=retry_on_connection_reset,
+            unreachable=partial(_unreachable, what, retry_on_connection_reset))
+        if outcome.response.is_error:
+            raise _failure(outcome, what)
+        return _json_result(outcome.response)
 
     def get(self, path: str, params: Mapping[str, str] | None = None,
             what: str | None = None) -> dict[str, Any]:
@@ -211,3 +161,56 @@ class GraphClient:
                 return
             page = self.get(next_link, what=what)
 
+
+class _Bearer:
+    """The Authorization header for the tries of one request, and its one fresh sign-in."""
+
+    def __init__(self, tokens: TokenProvider, reporter: Reporter, what: str) -> None:
+        self._tokens, self._reporter, self._what = tokens, reporter, what
+        self._refreshed = False
+
+    def header(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._tokens.token(force_refresh=self._refreshed)}"}
+
+    def sign_in_again(self, response: httpx.Response) -> bool:
+        """After a 401 the token may have expired early: sign in again and resend, once."""
+        if response.status_code != 401 or self._refreshed:
+            return False
+        self._refreshed = True
+        self._reporter.warning(f"{self._what}: HTTP 401 (the access token expired or was "
+                               "revoked); signing in again")
+        return True
+
+
+def _unreachable(what: str, repeatable: bool, error: Exception, attempts: int) -> ServiceError:
+    # A POST that may have reached the service is only retried when the caller says a
+    # duplicate is harmless; a refused connection never reached it.
+    unsafe = not repeatable and may_have_arrived(error)
+    note = " (not repeated: it may have reached Graph)" if unsafe else ""
+    return ServiceError(f"{what} failed: {type(error).__name__} after {attempts} attempt(s){note}",
+                        fix="check network access to graph-url; the run can be repeated")
+
+
+def _failure(outcome: Outcome, what: str) -> GraphError:
+    """The error for Graph's last answer; after a run of transient ones, how long we tried."""
+    error = graph_error(outcome.response, what)
+    if outcome.exhausted:
+        error.message += f" (gave up after {outcome.attempts} attempts over {outcome.waited:.0f}s)"
+        error.args = (error.message,)
+        error.fix = error.fix or "Intune is throttling or unavailable; re-run the step later"
+    return error
+
+
+def _json_result(response: httpx.Response) -> GraphResult | None:
+    """A JSON object that remembers its request-id; None for an empty or non-object body."""
+    if not response.content:
+        return None
+    try:
+        parsed = response.json()
+    except ValueError:
+        return None
+    if not isinstance(parsed, dict):
+        return None
+    result = GraphResult(parsed)
+    result.request_id = _request_id(response)
+    return result

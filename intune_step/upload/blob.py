@@ -28,6 +28,7 @@ from intune_step.artifacts.base import Content, EncryptedContent
 from intune_step.crypto import OUT_SLACK, FileEncryptionInfo, HashThread, PipelineEncryptor
 from intune_step.errors import UploadError
 from intune_step.report import Reporter
+from intune_step.transport.attempts import send_with_retries
 from intune_step.transport.retry import RetryPolicy
 
 MiB = 1024 * 1024
@@ -43,6 +44,8 @@ DEFAULT_BLOCK = 6 * MiB
 MIN_BLOCK = MiB
 MAX_BLOCK = 100 * MiB  # the effective Put Block limit at sv=2017-04-17 (spec §2.6)
 MAX_BLOCKS = 49_000  # Azure allows 50,000 committed blocks; keep a margin
+# Azure Storage's transient answers: timeouts, throttling, server busy or failing.
+BLOB_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
 class UploadTarget(Protocol):
@@ -310,6 +313,19 @@ def _shrank(content: Content) -> UploadError:
                        fix="do not modify the artifact while the step runs")
 
 
+def _blob_detail(response: httpx.Response) -> str:
+    """Azure's error code and request-id, for a retry warning."""
+    return (f" {response.headers.get('x-ms-error-code', '')} "
+            f"(request-id {response.headers.get('x-ms-request-id', '-')})")
+
+
+def _unreachable(error: Exception, attempts: int) -> UploadError:
+    return UploadError(
+        f"blob upload failed: {type(error).__name__} after {attempts} attempts",
+        fix="check network access to Azure Storage (*.blob.core.windows.net); re-run the step",
+    )
+
+
 def _pieces(data: memoryview) -> Iterator[memoryview]:
     for start in range(0, len(data), SEND_PIECE):
         yield data[start: start + SEND_PIECE]
@@ -360,62 +376,49 @@ class BlockUploader:
     # -- one block ------------------------------------------------------------------------
     def _put(self, target: UploadTarget, query: str, data: bytes | memoryview,
              content_type: str, abort: threading.Event | None = None) -> None:
-        attempt = 0
+        sent_to = ""  # the SAS URI of the latest try
         renewed_for: str | None = None
-        while True:
-            attempt += 1
-            uri = target.uri()
-            try:
-                response = self._http.put(
-                    f"{uri}&{query}",
-                    # A fresh iterator per attempt; the explicit length keeps it unchunked.
-                    content=_pieces(memoryview(data)),
-                    # No x-ms-blob-type: it is a Put Blob header, and Azurite takes a block
-                    # list sent with it for a Put Blob of the XML itself.
-                    headers={"Content-Type": content_type, "Content-Length": str(len(data))},
-                )
-            except httpx.TransportError as exc:
-                if attempt >= self._retry.attempts or self._stopping(abort):
-                    raise UploadError(
-                        f"blob upload failed: {type(exc).__name__} after {attempt} attempts",
-                        fix="check network access to Azure Storage (*.blob.core.windows.net); "
-                        "re-run the step",
-                    ) from exc
-                delay = self._retry.backoff(attempt)
-                self._reporter.warning(
-                    f"blob upload: {type(exc).__name__}; retrying in {delay:.1f}s "
-                    f"(attempt {attempt} of {self._retry.attempts})")
-                self._retry.sleep(delay)
-                continue
-            if response.status_code == 201:
-                return
-            error_code = response.headers.get("x-ms-error-code", "")
-            if response.status_code == 403 and renewed_for != uri:
-                # The SAS expired or was replaced: renew once per URI, then retry this block.
-                with self._renew_lock:
-                    if target.uri() == uri:
-                        target.renew()
-                renewed_for = uri
-                continue
-            request_id = response.headers.get("x-ms-request-id", "-")
-            if response.status_code in (408, 429, 500, 502, 503, 504) and (
-                attempt < self._retry.attempts and not self._stopping(abort)
-            ):
-                delay = self._retry.delay_for(attempt, response)
-                self._reporter.warning(
-                    f"blob upload: HTTP {response.status_code} {error_code} (request-id "
-                    f"{request_id}); retrying in {delay:.1f}s (attempt {attempt} of "
-                    f"{self._retry.attempts})")
-                self._retry.sleep(delay)
-                continue
-            expired = response.status_code == 403
-            raise UploadError(
-                f"blob upload failed: HTTP {response.status_code} {error_code}".strip()
-                + (" even after renewing the upload URL" if expired else "")
-                + f" (request-id {request_id})"
-                + (f" after {attempt} attempts" if attempt > 1 and not expired else ""),
-                fix="re-run the step; if it persists, check the network path to Azure Storage",
+
+        def send() -> httpx.Response:
+            nonlocal sent_to
+            sent_to = target.uri()
+            return self._http.put(
+                f"{sent_to}&{query}",
+                # A fresh iterator per attempt; the explicit length keeps it unchunked.
+                content=_pieces(memoryview(data)),
+                # No x-ms-blob-type: it is a Put Blob header, and Azurite takes a block
+                # list sent with it for a Put Blob of the XML itself.
+                headers={"Content-Type": content_type, "Content-Length": str(len(data))},
             )
+
+        def renew(response: httpx.Response) -> bool:
+            # The SAS expired or was replaced: renew once per URI, then retry this block.
+            nonlocal renewed_for
+            if response.status_code != 403 or renewed_for == sent_to:
+                return False
+            with self._renew_lock:
+                if target.uri() == sent_to:
+                    target.renew()
+            renewed_for = sent_to
+            return True
+
+        outcome = send_with_retries(
+            send, self._retry, "blob upload", warn=self._reporter.warning,
+            statuses=BLOB_RETRY_STATUSES, detail=_blob_detail, recover=renew,
+            stop=lambda: self._stopping(abort), unreachable=_unreachable)
+        response, attempt = outcome.response, outcome.attempts
+        if response.status_code == 201:
+            return
+        error_code = response.headers.get("x-ms-error-code", "")
+        request_id = response.headers.get("x-ms-request-id", "-")
+        expired = response.status_code == 403
+        raise UploadError(
+            f"blob upload failed: HTTP {response.status_code} {error_code}".strip()
+            + (" even after renewing the upload URL" if expired else "")
+            + f" (request-id {request_id})"
+            + (f" after {attempt} attempts" if attempt > 1 and not expired else ""),
+            fix="re-run the step; if it persists, check the network path to Azure Storage",
+        )
 
     # -- the stream -----------------------------------------------------------------------
     def upload(
