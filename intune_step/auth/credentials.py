@@ -15,11 +15,19 @@ from typing import Any
 import httpx
 
 from intune_step.auth.certificates import decode_inline, load_certificate
-from intune_step.auth.oidc import AzureDevOpsOidc, EnvToken, FederatedToken, FileToken, GitHubOidc
+from intune_step.auth.oidc import (
+    FETCH_RETRY,
+    AzureDevOpsOidc,
+    EnvToken,
+    FederatedToken,
+    FileToken,
+    GitHubOidc,
+)
 from intune_step.config.paths import in_workspace
 from intune_step.config.settings import Settings
 from intune_step.errors import SettingsError
 from intune_step.report import Reporter
+from intune_step.transport.retry import RetryPolicy
 
 
 @dataclass(frozen=True)
@@ -35,7 +43,9 @@ def secret_credential(settings: Settings) -> ClientCredential:
 
 
 def build_credential(settings: Settings, http: httpx.Client, reporter: Reporter,
-                     environ: Mapping[str, str], workspace: Path) -> ClientCredential:
+                     environ: Mapping[str, str], workspace: Path,
+                     retry: RetryPolicy = FETCH_RETRY) -> ClientCredential:
+    """The credential ``settings`` chose; ``retry`` is for fetching a CI's OIDC token."""
     kind = settings.credential
     if kind == "secret":
         reporter.mask(settings.client_secret)
@@ -44,10 +54,11 @@ def build_credential(settings: Settings, http: httpx.Client, reporter: Reporter,
         return _certificate(settings, reporter, workspace)
     source: FederatedToken
     if kind == "github-oidc":
-        source = GitHubOidc(http, environ, settings.federated_audience, reporter)
+        source = GitHubOidc(http, environ, settings.federated_audience, reporter, retry)
         description = f"GitHub Actions OIDC token (audience {settings.federated_audience})"
     elif kind == "azure-devops-oidc":
-        source = AzureDevOpsOidc(http, environ, settings.service_connection_id or "", reporter)
+        source = AzureDevOpsOidc(http, environ, settings.service_connection_id or "", reporter,
+                                 retry)
         description = f"Azure DevOps service connection {settings.service_connection_id}"
     elif settings.federated_token_env:
         source = EnvToken(settings.federated_token_env, environ, reporter)

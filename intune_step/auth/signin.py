@@ -9,17 +9,25 @@ import httpx
 
 from intune_step.auth.credentials import build_credential
 from intune_step.auth.guards import WRITE_ROLE, TokenFacts, check_token
-from intune_step.auth.tokens import TokenProvider
+from intune_step.auth.oidc import FETCH_RETRY
+from intune_step.auth.tokens import ENTRA_RETRY, TokenProvider
 from intune_step.config.settings import Settings
+from intune_step.config.tuning import Tuning
 from intune_step.report import Reporter
 
 
 def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
-            environ: Mapping[str, str], workspace: Path) -> tuple[TokenProvider, TokenFacts]:
-    """Build the credential, get a token, check tenant and permission; no Graph call yet."""
-    credential = build_credential(settings, http, reporter, environ, workspace)
+            environ: Mapping[str, str], workspace: Path,
+            tuning: Tuning | None = None) -> tuple[TokenProvider, TokenFacts]:
+    """Build the credential, get a token, check tenant and permission; no Graph call yet.
+
+    ``environ`` is only read for a federated credential (a CI's OIDC endpoint or variable).
+    """
+    tuning = tuning or Tuning()
+    credential = build_credential(settings, http, reporter, environ, workspace,
+                                  FETCH_RETRY.tuned(tuning))
     reporter.info(f"Signing in as {settings.client_id} with {credential.description}")
-    tokens = TokenProvider(settings, http, reporter, credential)
+    tokens = TokenProvider(settings, http, reporter, credential, ENTRA_RETRY.tuned(tuning))
     facts = check_token(tokens.token(), settings)
     tenant = f" to tenant {facts.tenant}" if facts.tenant else ""
     reporter.info(f"Signed in{tenant} as {settings.client_id}")

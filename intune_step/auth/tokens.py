@@ -22,6 +22,8 @@ from intune_step.transport.attempts import (
 )
 from intune_step.transport.retry import RetryPolicy
 
+ENTRA_RETRY = RetryPolicy(attempts=5, max_delay=30.0)
+
 
 class MsalHttpClient:
     """The requests-like surface MSAL calls, carried by httpx.
@@ -34,7 +36,7 @@ class MsalHttpClient:
                  retry: RetryPolicy | None = None) -> None:
         self._client = client
         self._reporter = reporter
-        self._retry = retry or RetryPolicy(attempts=5, max_delay=30.0)
+        self._retry = retry or ENTRA_RETRY
 
     @staticmethod
     def _text_form(data: Any) -> Any:
@@ -141,7 +143,8 @@ class TokenProvider:
     """Hands out a valid Graph access token; MSAL caches it and renews it near expiry."""
 
     def __init__(self, settings: Settings, http: httpx.Client, reporter: Reporter,
-                 credential: ClientCredential | None = None) -> None:
+                 credential: ClientCredential | None = None,
+                 retry: RetryPolicy = ENTRA_RETRY) -> None:
         self._settings = settings
         self._reporter = reporter
         self._lock = threading.Lock()
@@ -151,7 +154,7 @@ class TokenProvider:
                 settings.client_id,
                 client_credential=self.credential.msal,
                 authority=settings.authority,
-                http_client=MsalHttpClient(http, reporter),
+                http_client=MsalHttpClient(http, reporter, retry),
                 # Known Microsoft hosts need no discovery; other hosts must not be sent to
                 # login.microsoftonline.com for it.
                 instance_discovery=False,

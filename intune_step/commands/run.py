@@ -89,7 +89,7 @@ def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | Non
         settings = build_settings(raw, env)
         host.info(settings.describe())
         with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-            sign_in(settings, http, host, env, workspace)
+            sign_in(settings, http, host, env, workspace, tuning)
         host.info("Ready to publish: sign-in, tenant and permission checks passed")
         return EXIT_OK
     except Exception as exc:

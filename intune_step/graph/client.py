@@ -85,6 +85,9 @@ def _unwrap_intune_message(message: str) -> str:
     return message.strip()
 
 
+GRAPH_RETRY = RetryPolicy()  # 7 attempts, 1 s doubling to 60 s
+
+
 class GraphClient:
     """JSON requests to ``{graph_url}/{version}/...`` with a fresh token on each."""
 
@@ -101,7 +104,7 @@ class GraphClient:
         self.base = f"{graph_url.rstrip('/')}/{version}"
         self._tokens = tokens
         self._reporter = reporter
-        self._retry = retry or RetryPolicy()
+        self._retry = retry or GRAPH_RETRY
 
     def url(self, path: str) -> str:
         return path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"

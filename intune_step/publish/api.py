@@ -22,14 +22,14 @@ from intune_step.auth.signin import sign_in
 from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
-from intune_step.graph.client import GraphClient
+from intune_step.graph.client import GRAPH_RETRY, GraphClient
 from intune_step.publish.flow import Publisher
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import PublishResult, version_label
 from intune_step.publish.several import Outcome, prepare_all, publish_all
 from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
-from intune_step.upload.blob import DEFAULT_IN_FLIGHT, BlockUploader
+from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader
 
 UploaderFactory = Callable[..., BlockUploader]
 
@@ -62,9 +62,11 @@ def publish_files(
     with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
                      ca_dir=tuning.ca_dir) as http:
         # Sign in, and check tenant and permission, before anything touches Intune.
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace)
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter)
-        blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size)
+        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
+        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
+                            GRAPH_RETRY.tuned(tuning))
+        blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size,
+                          retry=BLOB_RETRY.tuned(tuning))
         if options.several:
             reporter.info(f"Publishing {len(metas)} artifacts, up to {options.max_parallel} "
                           "at a time")

@@ -43,6 +43,7 @@ DEFAULT_IN_FLIGHT = 12
 DEFAULT_BLOCK = 6 * MiB
 MIN_BLOCK = MiB
 MAX_BLOCK = 100 * MiB  # the effective Put Block limit at sv=2017-04-17 (spec §2.6)
+BLOB_RETRY = RetryPolicy(attempts=6, base_delay=1.0, max_delay=30.0)  # each block alone
 MAX_BLOCKS = 49_000  # Azure allows 50,000 committed blocks; keep a margin
 # Azure Storage's transient answers: timeouts, throttling, server busy or failing.
 BLOB_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -352,7 +353,7 @@ class BlockUploader:
         self._reporter = reporter
         self._block_size = -(-block_size // 16) * 16 if block_size else None
         self._in_flight = max(1, in_flight)
-        self._retry = retry or RetryPolicy(attempts=6, base_delay=1.0, max_delay=30.0)
+        self._retry = retry or BLOB_RETRY
         self._renew_lock = threading.Lock()
         self._cancelled = threading.Event()
         self.pool = pool or BufferPool(

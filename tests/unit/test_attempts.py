@@ -11,15 +11,10 @@ from intune_step.transport.attempts import (
     request_id_note,
     send_with_retries,
 )
-from intune_step.transport.retry import RETRY_BASE_DELAY, RetryPolicy
+from intune_step.transport.retry import RetryPolicy
 
 URL = "https://service.test/thing"
 Step = int | httpx.Response | type[Exception]
-
-
-@pytest.fixture(autouse=True)
-def _default_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(RETRY_BASE_DELAY, raising=False)
 
 
 class Script:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
@@ -75,3 +75,18 @@ def test_the_readme_documents_every_knob_in_one_table() -> None:
         documented = [row for row in rows if row.startswith(f"| `{knob.variable}` |")]
         assert len(documented) == 1, knob.variable
         assert knob.default in documented[0] and knob.meaning in documented[0]
+
+
+def test_the_retry_base_delay_applies_to_each_clients_own_policy() -> None:
+    from intune_step.auth.oidc import FETCH_RETRY
+    from intune_step.auth.tokens import ENTRA_RETRY
+    from intune_step.graph.client import GRAPH_RETRY
+    from intune_step.upload.blob import BLOB_RETRY
+
+    tuning = Tuning.from_environ({"INTUNE_RETRY_BASE_DELAY": "0.5"})
+    for policy in (GRAPH_RETRY, BLOB_RETRY, ENTRA_RETRY, FETCH_RETRY):
+        tuned = replace(policy.tuned(tuning), jitter=lambda lo, hi: hi)
+        assert tuned.backoff(1) == 0.5 and tuned.backoff(3) == 2.0
+        assert (tuned.attempts, tuned.max_delay) == (policy.attempts, policy.max_delay)
+        assert policy.tuned(Tuning()) is policy  # unset: the client's own delay
+    assert replace(GRAPH_RETRY, jitter=lambda lo, hi: hi).backoff(3) == 4.0
