@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from intune_step.artifacts.base import AppMetadata
@@ -60,5 +61,5 @@ def read_artifact(path: Path) -> AppMetadata:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:  # a reader not written yet
         raise ArtifactError(f"{path.name}: {suffix} files are not supported yet") from exc
-    reader = getattr(module, func_name)
+    reader: Callable[[Path], AppMetadata] = getattr(module, func_name)  # READERS' contract
     return reader(path)
