@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-Service = Literal["login", "graph", "blob"]
+ServiceName = Literal["login", "graph", "blob"]
 
 
 @dataclass
@@ -26,7 +26,7 @@ class Fault:
     change the world at an exact point of a flow without answering for it.
     """
 
-    service: Service
+    service: ServiceName
     method: str
     path_regex: str
     status: int = 503

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .assertions import check_signed_assertion, load_certificates
 from .config import EmulatorConfig
-from .faults import Fault
+from .faults import Fault, ServiceName
 from .server import Request, Response
 from .state import State, TokenGrant
 from .tokens import TokenMinter, decode_unverified
@@ -27,7 +27,7 @@ FEDERATED_AUDIENCES = {
 
 
 class LoginService:
-    name = "login"
+    name: ServiceName = "login"
     server_header = "Microsoft-IIS/10.0"
 
     def __init__(
