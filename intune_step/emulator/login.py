@@ -212,7 +212,7 @@ class LoginService:
             problem = None if secret == self.client_secret else self._bad_secret(rid)
             appidacr = "1"
         else:
-            problem = entra_error(
+            return entra_error(
                 401,
                 "invalid_client",
                 7000218,
