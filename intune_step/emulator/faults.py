@@ -6,7 +6,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 ServiceName = Literal["login", "graph", "blob"]
 
@@ -33,7 +33,7 @@ class Fault:
     times: int | None = 1
     after: int = 0
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict | str | bytes | None = None
+    body: dict[str, Any] | str | bytes | None = None
     drop_connection: bool = False
     action: Callable[[], object] | None = None
     passthrough: bool = False
