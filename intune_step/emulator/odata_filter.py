@@ -101,8 +101,8 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            raise FilterError(f"Syntax error: unexpected '{self.peek().text}'.")  # type: ignore[union-attr]
+        if (extra := self.peek()) is not None:
+            raise FilterError(f"Syntax error: unexpected '{extra.text}'.")
         return node
 
     def or_expr(self) -> Node:
