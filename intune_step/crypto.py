@@ -23,7 +23,7 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -36,6 +36,14 @@ AES_BLOCK = 16
 OUT_SLACK = 2 * AES_BLOCK
 
 Done = Callable[[], None]
+
+
+class Hasher(Protocol):
+    """What :class:`HashThread` needs of a hash: ``hashlib`` and ``hmac`` objects both fit."""
+
+    def update(self, data: memoryview, /) -> None: ...
+
+    def digest(self) -> bytes: ...
 
 
 def encrypted_size(plain_size: int) -> int:
@@ -174,7 +182,7 @@ class HashThread:
     hashed (or skipped after an error), so the caller knows when it may reuse the buffer.
     """
 
-    def __init__(self, hasher: Any, name: str) -> None:
+    def __init__(self, hasher: Hasher, name: str) -> None:
         self._hasher = hasher
         self._queue: queue.SimpleQueue[tuple[memoryview, Done | None] | None] = (
             queue.SimpleQueue())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 
 from intune_step.artifacts.base import AppMetadata
@@ -56,5 +57,6 @@ def read_artifact(path: Path) -> AppMetadata:
             fix="publish one of " + ", ".join(supported_suffixes()),
         )
     module_name, func_name = target.split(":")
-    reader = getattr(importlib.import_module(module_name), func_name)
+    reader: Callable[[Path], AppMetadata] = getattr(  # READERS' contract
+        importlib.import_module(module_name), func_name)
     return reader(path)

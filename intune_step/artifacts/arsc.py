@@ -59,7 +59,7 @@ def _u32(data: bytes, offset: int) -> int:
 
 def _chunks(data: bytes, pos: int, end: int) -> list[tuple[int, int, int, int]]:
     """(type, start, headerSize, end) of each chunk in ``[pos, end)``; each must fit."""
-    found = []
+    found: list[tuple[int, int, int, int]] = []
     while pos < end:
         if len(found) >= MAX_CHUNKS:
             raise ArscError(f"resources.arsc has more than {MAX_CHUNKS} chunks")

@@ -48,13 +48,13 @@ class AxmlError(ArtifactError):
 def _u16(data: bytes, offset: int) -> int:
     if offset < 0 or offset + 2 > len(data):
         raise AxmlError(f"binary XML truncated (u16 at offset {offset})")
-    return struct.unpack_from("<H", data, offset)[0]
+    return int(struct.unpack_from("<H", data, offset)[0])
 
 
 def _u32(data: bytes, offset: int) -> int:
     if offset < 0 or offset + 4 > len(data):
         raise AxmlError(f"binary XML truncated (u32 at offset {offset})")
-    return struct.unpack_from("<I", data, offset)[0]
+    return int(struct.unpack_from("<I", data, offset)[0])
 
 
 class StringPool:

@@ -358,6 +358,12 @@ class Record:
 class HfsPlus:
     """Just enough HFS+ to list a folder and read a small file."""
 
+    # read from the volume header and the catalog's header node by struct in __init__
+    block_size: int
+    node_size: int
+    _depth: int
+    _root: int
+
     def __init__(self, disk: UdifDisk, base: int, path: Path) -> None:
         self._disk = disk
         self._base = base
@@ -431,12 +437,12 @@ class HfsPlus:
         number = self._root
         for _ in range(max(self._depth, 1) + 1):
             node = self._node(number)
-            kind = struct.unpack_from(">b", node, 8)[0]
+            kind: int = struct.unpack_from(">b", node, 8)[0]
             if kind == -1:  # leaf
                 return number
             if kind != 0:
                 raise self._corrupt(f"unexpected node kind {kind} in the catalog index")
-            child = None
+            child: int | None = None
             for key_parent, key_name, body in self._records(node):
                 if key_parent < parent or (key_parent == parent and not key_name):
                     child = struct.unpack_from(">I", body)[0]

@@ -135,6 +135,8 @@ def stored_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
             f"{path.name}: the local header of {info.filename} is missing (corrupt ZIP)",
             fix="check that the file was copied completely",
         )
+    name_length: int
+    extra_length: int
     _, name_length, extra_length = LOCAL_HEADER.unpack(header)
     offset = info.header_offset + LOCAL_HEADER.size + name_length + extra_length
     if offset + info.compress_size > file_size or info.compress_size != info.file_size:

@@ -9,8 +9,13 @@ INCLUDED_APP_TYPE = "#microsoft.graph.macOSIncludedApp"
 
 
 class BundleApp(Protocol):
-    bundle_id: str
-    display_version: str
+    """An app a macOS package installs; read-only, so frozen dataclasses and properties fit."""
+
+    @property
+    def bundle_id(self) -> str: ...
+
+    @property
+    def display_version(self) -> str: ...
 
 
 def bundle_properties(apps: Sequence[BundleApp]) -> dict[str, Any]:

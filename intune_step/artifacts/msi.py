@@ -176,7 +176,7 @@ def _check_fat_size(path: Path) -> None:
         )
 
 
-def _stream(ole: olefile.OleFileIO, table: str, path: Path) -> bytes:
+def _stream(ole: olefile.OleFileIO[str], table: str, path: Path) -> bytes:
     name = table_stream_name(table)
     if not ole.exists(name):
         raise ArtifactError(f"{path.name}: the MSI has no {table} table", fix=FIX)
@@ -198,7 +198,7 @@ VT_LPSTR = 30
 SUMMARY_IDS = {3: "subject", 4: "author", 7: "template", 9: "packageCode"}
 
 
-def _summary(ole: olefile.OleFileIO) -> dict[str, Any]:
+def _summary(ole: olefile.OleFileIO[str]) -> dict[str, Any]:
     """Subject, Author, Template ("x64;1033") and PackageCode from SummaryInformation.
 
     Parsed here rather than with olefile.get_metadata(), which can loop for minutes on a

@@ -52,7 +52,12 @@ def read_pkg(path: Path) -> AppMetadata:
     """Read a flat .pkg; raise ArtifactError when it is unreadable or names no app."""
     with XarArchive(path) as archive:
         distribution = _read_xml(archive, "Distribution")
-        infos = [_read_xml(archive, name) for name in _package_info_names(archive)]
+        # a PackageInfo name can be a folder or a link: only files are documents
+        infos = [
+            info
+            for name in _package_info_names(archive)
+            if (info := _read_xml(archive, name)) is not None
+        ]
     if distribution is None and not infos:
         raise ArtifactError(
             f"{path.name}: neither a Distribution nor a PackageInfo is in the package",

@@ -39,25 +39,28 @@ def parse_untrusted_xml(data: bytes, what: str, *, limit: int = MAX_XML_BYTES) -
 
 
 def _pull_parse(data: bytes, what: str) -> ET.Element:
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     root: ET.Element | None = None
     depth = count = 0
     try:
         for start in range(0, len(data), 65536):
             parser.feed(data[start : start + 65536])
-            for event, elem in parser.read_events():
-                if event == "start":
-                    root = elem if root is None else root
-                    depth += 1
-                    count += 1
-                    if depth > MAX_XML_DEPTH or count > MAX_XML_ELEMENTS:
-                        raise ArtifactError(
-                            f"{what} is nested deeper than {MAX_XML_DEPTH} levels or has more "
-                            f"than {MAX_XML_ELEMENTS} elements",
-                            fix="check that the artifact was produced by its usual tool",
-                        )
-                else:
-                    depth -= 1
+            # Only start and end are asked for, so every event is (name, element); the pattern
+            # narrows read_events' wider type, which also covers the namespace events.
+            for event in parser.read_events():
+                match event:
+                    case ("start", ET.Element() as elem):
+                        root = elem if root is None else root
+                        depth += 1
+                        count += 1
+                        if depth > MAX_XML_DEPTH or count > MAX_XML_ELEMENTS:
+                            raise ArtifactError(
+                                f"{what} is nested deeper than {MAX_XML_DEPTH} levels or has "
+                                f"more than {MAX_XML_ELEMENTS} elements",
+                                fix="check that the artifact was produced by its usual tool",
+                            )
+                    case _:
+                        depth -= 1
         parser.close()
     except (ET.ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
         raise ArtifactError(

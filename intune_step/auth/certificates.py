@@ -143,14 +143,19 @@ def _pair(key: object, certs: list[x509.Certificate], source: str) -> ClientCert
             fix="create an RSA certificate (e.g. openssl req -x509 -newkey rsa:2048 ...)",
         )
     public = key.public_key().public_numbers()
-    leaf = next((c for c in certs if isinstance(c.public_key(), rsa.RSAPublicKey)
-                 and c.public_key().public_numbers() == public), None)
+    leaf = next((c for c in certs if _rsa_numbers(c) == public), None)
     if leaf is None:
         raise SettingsError(f"no certificate in {source} belongs to its private key",
                             fix="pair the key with the certificate made from it")
     key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption()).decode()
     return ClientCertificate(key_pem, (leaf, *(c for c in certs if c is not leaf)))
+
+
+def _rsa_numbers(cert: x509.Certificate) -> rsa.RSAPublicNumbers | None:
+    """The certificate's RSA public numbers, or None when its key is not RSA."""
+    public = cert.public_key()
+    return public.public_numbers() if isinstance(public, rsa.RSAPublicKey) else None
 
 
 def _check_validity(cert: ClientCertificate, source: str, now: dt.datetime) -> None:

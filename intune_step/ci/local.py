@@ -42,12 +42,13 @@ class LocalHost(CIHost):
         for key, value in outputs.items():
             click.echo(f"{key}={self.scrub(value)}", file=self._out)
 
-    def _line(self, text: str, **style: object) -> None:
+    def _line(self, text: str, *, fg: str | None = None, bold: bool | None = None) -> None:
         if self._bar_open:
             click.echo("", file=self._err)
             self._bar_open = False
         text = self.scrub(text)
-        click.echo(click.style(text, **style) if self._colour and style else text,
+        styled = fg is not None or bold is not None
+        click.echo(click.style(text, fg=fg, bold=bold) if self._colour and styled else text,
                    file=self._err, color=self._colour)
 
     def info(self, message: str) -> None:

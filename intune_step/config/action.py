@@ -5,9 +5,16 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
+
+
+class ActionDefinition(TypedDict):
+    """The parts of action.yml read here: each input's and output's spec by name."""
+
+    inputs: dict[str, dict[str, Any]]
+    outputs: dict[str, dict[str, Any]]
 
 
 def action_yml_path() -> Path:
@@ -19,9 +26,10 @@ def action_yml_path() -> Path:
 
 
 @cache
-def action_definition() -> dict[str, Any]:
+def action_definition() -> ActionDefinition:
     with action_yml_path().open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+        definition: ActionDefinition = yaml.safe_load(handle)
+    return definition
 
 
 def input_names() -> list[str]:

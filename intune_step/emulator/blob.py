@@ -15,7 +15,7 @@ from xml.etree import ElementTree
 
 from .blobstore import BlobStore, BlockListError
 from .config import EmulatorConfig
-from .faults import Fault
+from .faults import Fault, ServiceName
 from .server import Request, Response
 from .state import State
 from .wire import BLOB_CODE_BY_STATUS, blob_error, blob_headers, http_date, utcnow
@@ -38,7 +38,7 @@ def parse_query(query: str) -> dict[str, str]:
 
 
 class BlobService:
-    name = "blob"
+    name: ServiceName = "blob"
     server_header = "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"
 
     def __init__(self, config: EmulatorConfig, state: State, store: BlobStore) -> None:

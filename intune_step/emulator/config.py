@@ -63,7 +63,8 @@ class EmulatorConfig:
     page_size: int = 100
 
     # Where ca.pem, certificates and blob blocks live. None: a temporary directory.
-    state_dir: Path | None = None
+    # A str is accepted too and made a Path by __post_init__.
+    state_dir: Path | str | None = None
     login_port: int = 0
     graph_port: int = 0
     blob_port: int = 0

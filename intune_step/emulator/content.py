@@ -105,8 +105,8 @@ class ContentApi:
             if method == "POST":
                 return self._create_file(ctx, app, version)
             if method == "GET":
-                for file in version.files.values():
-                    self._observe(file)
+                for each in version.files.values():
+                    self._observe(each)
                 return ctx.json(
                     200,
                     {

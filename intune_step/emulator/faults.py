@@ -6,9 +6,9 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-Service = Literal["login", "graph", "blob"]
+ServiceName = Literal["login", "graph", "blob"]
 
 
 @dataclass
@@ -26,14 +26,14 @@ class Fault:
     change the world at an exact point of a flow without answering for it.
     """
 
-    service: Service
+    service: ServiceName
     method: str
     path_regex: str
     status: int = 503
     times: int | None = 1
     after: int = 0
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict | str | bytes | None = None
+    body: dict[str, Any] | str | bytes | None = None
     drop_connection: bool = False
     action: Callable[[], object] | None = None
     passthrough: bool = False

@@ -17,7 +17,7 @@ from . import apptypes
 from .backends import BlobBackend
 from .config import READ_ROLE, READ_WRITE_ROLE, EmulatorConfig
 from .content import ContentApi
-from .faults import Fault
+from .faults import Fault, ServiceName
 from .graph_common import (
     Ctx,
     HttpError,
@@ -46,7 +46,7 @@ WWW_AUTHENTICATE = (
 
 
 class GraphService:
-    name = "graph"
+    name: ServiceName = "graph"
     server_header = "Microsoft-IIS/10.0"
 
     def __init__(

@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .assertions import check_signed_assertion, load_certificates
 from .config import EmulatorConfig
-from .faults import Fault
+from .faults import Fault, ServiceName
 from .server import Request, Response
 from .state import State, TokenGrant
 from .tokens import TokenMinter, decode_unverified
@@ -27,7 +27,7 @@ FEDERATED_AUDIENCES = {
 
 
 class LoginService:
-    name = "login"
+    name: ServiceName = "login"
     server_header = "Microsoft-IIS/10.0"
 
     def __init__(
@@ -212,7 +212,7 @@ class LoginService:
             problem = None if secret == self.client_secret else self._bad_secret(rid)
             appidacr = "1"
         else:
-            problem = entra_error(
+            return entra_error(
                 401,
                 "invalid_client",
                 7000218,

@@ -30,7 +30,7 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
-_COMPARE = {
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
     "gt": lambda a, b: a is not None and b is not None and a > b,
@@ -101,8 +101,8 @@ class _Parser:
 
     def parse(self) -> Node:
         node = self.or_expr()
-        if self.peek() is not None:
-            raise FilterError(f"Syntax error: unexpected '{self.peek().text}'.")  # type: ignore[union-attr]
+        if (extra := self.peek()) is not None:
+            raise FilterError(f"Syntax error: unexpected '{extra.text}'.")
         return node
 
     def or_expr(self) -> Node:
@@ -175,9 +175,9 @@ class _Parser:
         lookup = self.schema.lookup
         return lambda e: lookup(e, path)
 
-    def arguments(self) -> list[Node | str]:
+    def arguments(self) -> list[Node]:
         self.expect("(")
-        args: list[Node | str] = []
+        args: list[Node] = []
         while True:
             tok = self.peek()
             if tok is not None and tok.text == ")":
@@ -202,18 +202,21 @@ class _Parser:
         args = self.arguments()
         if lowered in ("tolower", "toupper", "trim") and len(args) == 1:
             (arg,) = args
-            method = {"tolower": str.lower, "toupper": str.upper, "trim": str.strip}[lowered]
-            return lambda e: method(v) if isinstance(v := arg(e), str) else v  # type: ignore[operator]
+            methods: dict[str, Callable[[str], str]] = {
+                "tolower": str.lower, "toupper": str.upper, "trim": str.strip}
+            method = methods[lowered]
+            return lambda e: method(v) if isinstance(v := arg(e), str) else v
         if lowered in ("contains", "startswith", "endswith") and len(args) == 2:
             hay, needle = args
-            test = {
+            tests: dict[str, Callable[[str, str], bool]] = {
                 "contains": lambda h, n: n in h,
                 "startswith": str.startswith,
                 "endswith": str.endswith,
-            }[lowered]
+            }
+            test = tests[lowered]
 
             def node(entity: Entity) -> bool:
-                h, n = hay(entity), needle(entity)  # type: ignore[operator]
+                h, n = hay(entity), needle(entity)
                 return isinstance(h, str) and isinstance(n, str) and bool(test(h, n))
 
             return node

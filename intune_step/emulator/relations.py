@@ -104,10 +104,10 @@ class RelationsApi:
                 name = ctx.body().get("displayName")
                 if not isinstance(name, str) or not name.strip():
                     raise bad_request("The property 'displayName' is required.")
-                category = Category(str(uuid.uuid4()), name, utcnow())
-                cats[category.id] = category
+                created = Category(str(uuid.uuid4()), name, utcnow())
+                cats[created.id] = created
                 context = ctx.context("deviceAppManagement/mobileAppCategories/$entity")
-                return ctx.json(201, {"@odata.context": context, **render_category(category)})
+                return ctx.json(201, {"@odata.context": context, **render_category(created)})
             raise method_not_allowed(method)
         category = cats.get(rest[0])
         if category is None or len(rest) > 1:

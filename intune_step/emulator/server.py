@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Protocol
+from typing import Protocol, Self
 from urllib.parse import urlsplit
 
-from .faults import Fault, FaultSet
+from .faults import Fault, FaultSet, ServiceName
 
 DRAIN_LIMIT = 1 << 20  # unread bodies up to this size are drained to keep the connection
 READ_CHUNK = 1 << 20
@@ -52,14 +52,14 @@ class Response:
 class Request:
     """The parsed request line and headers; the body is read on demand, at most once."""
 
-    def __init__(self, handler: BaseHTTPRequestHandler, request_id: str) -> None:
+    def __init__(self, handler: _Handler, request_id: str) -> None:
         parts = urlsplit(handler.path)
         self.method: str = handler.command
         self.path: str = parts.path
         self.query: str = parts.query
         self.headers: Message = handler.headers
         self.request_id = request_id
-        self.conn: dict = handler.conn_state  # type: ignore[attr-defined]
+        self.conn = handler.conn_state
         self._rfile = handler.rfile
         raw = self.headers.get("Content-Length")
         self.content_length: int | None = None
@@ -93,7 +93,7 @@ class Request:
 
 
 class Service(Protocol):
-    name: str
+    name: ServiceName
     server_header: str
 
     def handle(self, request: Request) -> Response: ...
@@ -108,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
-        self.conn_state: dict = {}
+        self.conn_state: dict[str, object] = {}  # per-connection scratch for services
 
     def version_string(self) -> str:
         return self.server.service.server_header
@@ -141,9 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response = service.fault_response(fault, request)
             elif request.chunked and request.content_length is None:
                 response = service.fault_response(
-                    Fault(service.name, "*", "", status=411),
-                    request,  # type: ignore[arg-type]
-                )
+                    Fault(service.name, "*", "", status=411), request)
             else:
                 response = service.handle(request)
         except ConnectionError:
@@ -152,10 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         except Exception:  # a bug in the emulator: say so loudly, answer 500
             traceback.print_exc(file=sys.stderr)
-            response = service.fault_response(
-                Fault(service.name, "*", "", status=500),
-                request,  # type: ignore[arg-type]
-            )
+            response = service.fault_response(Fault(service.name, "*", "", status=500), request)
         self._finish_body(request, response)
         self._send(request, response)
 
@@ -233,9 +228,16 @@ class _TLSServer(ThreadingHTTPServer):
     def server_bind(self) -> None:
         # HTTPServer.server_bind does a reverse DNS lookup (getfqdn) that can stall for seconds.
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]  # type: ignore[misc]
+        host, self.server_port = self.server_address[:2]
+        assert isinstance(host, str)  # server_address is now getsockname()'s: AF_INET, text
+        self.server_name = host
 
-    def finish_request(self, request: socket.socket, client_address: tuple) -> None:  # type: ignore[override]
+    # TCPServer hands finish_request and shutdown_request its accepted socket; typeshed types
+    # them for BaseServer, whose datagram servers pass (bytes, socket), hence the overrides.
+    # `self: Self` because RequestHandlerClass is typed to be called with the server's Self.
+    def finish_request(  # type: ignore[override]
+        self: Self, request: socket.socket, client_address: tuple[str, int]
+    ) -> None:
         # The TLS handshake runs here, on the connection's own thread, so a slow client never
         # holds up the accept loop.
         request.settimeout(_Handler.timeout)
@@ -258,7 +260,7 @@ class _TLSServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 conn.close()
 
-    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]  # as above
         with contextlib.suppress(OSError):
             request.close()
 

@@ -75,7 +75,7 @@ class App:
     publish_polls_left: int = 0
     committed_version: str | None = None
     versions: dict[str, ContentVersion] = field(default_factory=dict)
-    version_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    version_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     category_ids: list[str] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
 

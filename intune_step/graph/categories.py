@@ -29,7 +29,7 @@ def resolve(graph: GraphClient, names: tuple[str, ...]) -> dict[str, tuple[str, 
     """casefolded wanted name → (id, the tenant's spelling); unknown names are refused."""
     if not names:
         return {}
-    tenant = {}
+    tenant: dict[str, tuple[str, str]] = {}
     for item in graph.get_all(CATEGORIES, what="list the app categories"):
         tenant.setdefault(str(item.get("displayName", "")).strip().casefold(),
                           (str(item["id"]), str(item.get("displayName", ""))))

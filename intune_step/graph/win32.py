@@ -62,7 +62,8 @@ def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True
         )
     setup = str(meta.properties.get("setupFilePath") or "")
     msi = msi_facts(meta)
-    install, uninstall, detection = config.install_command, config.uninstall_command, None
+    install, uninstall = config.install_command, config.uninstall_command
+    detection: tuple[dict[str, Any], ...] | None = None
     if msi:
         code = str(msi["productCode"])
         install = install or f'msiexec /i "{setup}" /qn'

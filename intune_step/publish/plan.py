@@ -131,7 +131,7 @@ def same_value(key: str, old: Any, new: Any) -> bool:
             same_value(key, a, b) for a, b in zip(old, new, strict=True))
     if old in (None, "") and new in (None, ""):
         return True
-    return old == new
+    return bool(old == new)  # Graph JSON values: == is a bool for each of them
 
 
 def _true_flags(value: dict[str, Any]) -> set[str]:

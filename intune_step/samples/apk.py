@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from intune_step.samples.arsc_writer import resource_id, write_arsc
+from intune_step.samples.arsc_writer import Resources, resource_id, write_arsc
 from intune_step.samples.axml_writer import NameStyle, Ref, build_manifest
 
 # "dex\n035\0" magic followed by a zeroed header: enough for tools that sniff the file
@@ -46,7 +46,7 @@ def icon_table(package: str, files: dict[str, bytes]) -> tuple[bytes, int]:
     its resource id."""
     density = {"mdpi": MDPI, "xxxhdpi": XXXHDPI, "anydpi": ANYDPI}
     configs = {density[name.split("/")[1].split("-")[1]]: name for name in files}
-    resources = {"mipmap": {"ic_launcher": dict(configs)}}
+    resources: Resources = {"mipmap": {"ic_launcher": dict(configs)}}
     return write_arsc(resources, package), resource_id(resources, "mipmap", "ic_launcher")
 
 

@@ -101,8 +101,8 @@ def write_arsc(resources: Resources, package: str = "com.example.demo",
     type_pool = _string_pool(list(resources), utf8=True)
     key_pool = _string_pool(keys, utf8=True)
     header_size = 288
-    name = package.encode("utf-16-le")[:254].ljust(256, b"\x00")
-    header = (struct.pack("<I", package_id) + name
+    package_name = package.encode("utf-16-le")[:254].ljust(256, b"\x00")
+    header = (struct.pack("<I", package_id) + package_name
               + struct.pack("<IIIII", header_size, len(resources), header_size + len(type_pool),
                             len(keys), 0))
     package_chunk = _chunk(PACKAGE, header, type_pool + key_pool + b"".join(chunks))

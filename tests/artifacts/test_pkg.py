@@ -173,6 +173,15 @@ def test_versions_completed_from_package_info(tmp_path: Path) -> None:
     assert meta.version == "4.2"
 
 
+def test_a_folder_named_package_info_is_no_document(tmp_path: Path) -> None:
+    dist = distribution(
+        "<pkg-ref id='p'><bundle-version><bundle id='x.y' CFBundleShortVersionString='5'/>"
+        "</bundle-version></pkg-ref>"
+    )
+    meta = read_pkg(xar_file(tmp_path, {"Distribution": dist, "PackageInfo/notes": b"x"}))
+    assert meta.identity == "x.y" and meta.details["packages"] == []
+
+
 def test_app_without_any_version(tmp_path: Path) -> None:
     info = b'<pkg-info><bundle path="./X.app" id="x.y"/></pkg-info>'
     with pytest.raises(ArtifactError, match="but not its version") as info_error:
