@@ -32,7 +32,9 @@ class GraphResult(dict[str, Any]):
 
 
 def _request_id(response: httpx.Response) -> str | None:
-    return response.headers.get("request-id") or response.headers.get("client-request-id")
+    found: str | None = (response.headers.get("request-id")
+                         or response.headers.get("client-request-id"))
+    return found
 
 
 def graph_error(response: httpx.Response, what: str) -> GraphError:

@@ -17,10 +17,11 @@ import hashlib
 import mmap
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from io import FileIO
+from typing import Protocol
 
 import httpx
 
@@ -183,7 +184,7 @@ class BlockSource:
         self._encryptor: PipelineEncryptor | None = None
         self._file_sha: HashThread | None = None
 
-    def blocks(self) -> Iterator[Block]:
+    def blocks(self) -> Generator[Block, None, None]:
         with self.content.path.open("rb", buffering=0) as handle:
             if isinstance(self.content, EncryptedContent):
                 yield from self._stored_blocks(handle, self.content)
@@ -206,7 +207,7 @@ class BlockSource:
             self._file_sha.close()
 
     # -- plain content: read, SHA-256, AES, HMAC ------------------------------------------
-    def _encrypted_blocks(self, handle: BinaryIO) -> Iterator[Block]:
+    def _encrypted_blocks(self, handle: FileIO) -> Generator[Block, None, None]:
         self._encryptor = encryptor = PipelineEncryptor()
         plain: queue.SimpleQueue[mmap.mmap] = queue.SimpleQueue()
         for _ in range(READ_BUFFERS):
@@ -244,7 +245,8 @@ class BlockSource:
                 lease.release()
 
     # -- a .intunewin: upload the stored payload as it is ---------------------------------
-    def _stored_blocks(self, handle: BinaryIO, content: EncryptedContent) -> Iterator[Block]:
+    def _stored_blocks(self, handle: FileIO,
+                       content: EncryptedContent) -> Generator[Block, None, None]:
         self._file_sha = sha = HashThread(hashlib.sha256(), "sha256")
         start, end = content.offset, content.offset + content.size_encrypted
         self._hash_only(handle, sha, start)
@@ -274,7 +276,7 @@ class BlockSource:
             index += 1
         self._hash_only(handle, sha, None)
 
-    def _hash_only(self, handle: BinaryIO, sha: HashThread, limit: int | None) -> None:
+    def _hash_only(self, handle: FileIO, sha: HashThread, limit: int | None) -> None:
         """Hash the bytes outside the payload (up to ``limit``, or to the end of the file)."""
         left = limit if limit is not None else -1
         while left != 0:
@@ -294,7 +296,7 @@ class BlockSource:
             self._read_hook(count)
 
 
-def _read_into(handle: BinaryIO, view: memoryview) -> int:
+def _read_into(handle: FileIO, view: memoryview) -> int:
     """Fill ``view`` unless the file ends first; returns the bytes read."""
     got = 0
     while got < len(view):
@@ -386,7 +388,8 @@ class BlockUploader:
             return self._http.put(
                 f"{sent_to}&{query}",
                 # A fresh iterator per attempt; the explicit length keeps it unchunked.
-                content=_pieces(memoryview(data)),
+                # httpx sends memoryviews as they are (its types say bytes): no copy.
+                content=_pieces(memoryview(data)),  # type: ignore[arg-type]
                 # No x-ms-blob-type: it is a Put Blob header, and Azurite takes a block
                 # list sent with it for a Put Blob of the XML itself.
                 headers={"Content-Type": content_type, "Content-Length": str(len(data))},
