@@ -1,4 +1,6 @@
-"""The baseline: what the common tools do (spec §2.6), inside this project's own publish flow.
+"""The baseline: what the common tools do, inside this project's own publish flow.
+
+See docs/protocol.md, "Azure Blob upload".
 
 The Microsoft PowerShell samples, IntuneWin32App, WinTuner, intune-uploader and IntuneGet all
 encrypt the whole file to a temporary file first, then send it in 6 MiB blocks, one at a time.

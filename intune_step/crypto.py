@@ -1,6 +1,7 @@
 """Intune's ProfileVersion1 content encryption, streamed.
 
-Blob layout (spec §3.1): ``mac(32) ‖ iv(16) ‖ AES-256-CBC-PKCS7(plaintext)`` where
+Blob layout (docs/protocol.md, "ProfileVersion1 encryption"):
+``mac(32) ‖ iv(16) ‖ AES-256-CBC-PKCS7(plaintext)`` where
 ``mac = HMAC-SHA256(macKey, iv ‖ ciphertext)`` and ``fileDigest = SHA-256(plaintext)``.
 
 The MAC sits at the front but is known only at the end, so the encryptor hands out the

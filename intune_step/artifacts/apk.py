@@ -1,4 +1,6 @@
-"""Read an Android ``.apk`` into an ``androidLobApp`` metadata record (spec artifacts.md §3).
+"""Read an Android ``.apk`` into an ``androidLobApp`` metadata record.
+
+See docs/protocol.md, "Android binary XML".
 
 Everything comes from the binary AndroidManifest.xml; values given as resource references
 (``@0x7f...``) are reported, not resolved. The launcher icon's reference is kept as
@@ -35,8 +37,9 @@ DEFAULT_MIN_SDK = 1  # Android's default when <uses-sdk> or minSdkVersion is abs
 def android_manifest(
     package: str, version_code: int, version_name: str, file_name: str, min_sdk: int
 ) -> bytes:
-    """The Android content-file manifest (intune-protocol.md §2.4), with the sample's bug fixed:
-    versionName goes into PackageVersionName, and PackageVersionCode is the integer."""
+    """The Android content-file manifest, with the sample's bug fixed: versionName goes into
+    PackageVersionName, and PackageVersionCode is the integer (docs/protocol.md, "Content file
+    and manifest")."""
     return (
         '<?xml version="1.0" encoding="utf-8"?><AndroidManifestProperties '
         'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '

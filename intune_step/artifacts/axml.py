@@ -1,9 +1,9 @@
 """A small, hardened reader for Android binary XML (AXML), the form of AndroidManifest.xml in APKs.
 
-Format (spec artifacts.md §3): little-endian chunks, each ``u16 type, u16 headerSize, u32 size``;
-a RES_XML file chunk holding a string pool, a resource map (resource id of string *i*) and XML
-node chunks. Attributes are matched by resource id first, because names may be stripped or
-obfuscated, and by local name as a fallback.
+Format (docs/protocol.md, "Android binary XML"): little-endian chunks, each
+``u16 type, u16 headerSize, u32 size``; a RES_XML file chunk holding a string pool, a resource
+map (resource id of string *i*) and XML node chunks. Attributes are matched by resource id
+first, because names may be stripped or obfuscated, and by local name as a fallback.
 
 The input is untrusted: every offset is bounds-checked, sizes and counts are capped, and every
 malformed input raises AxmlError (an ArtifactError), never IndexError or struct.error.

@@ -1,6 +1,6 @@
 """macOS ``.dmg`` (UDIF) -> ``macOSDmgApp``, reading the app's Info.plist from HFS+.
 
-Layers, each bounded (spec artifacts.md §8):
+Layers, each bounded (docs/protocol.md, "macOS packages and disk images"):
 
 1. UDIF: the 512-byte ``koly`` trailer points at an XML plist whose ``blkx`` entries are chunk
    tables (``mish``) mapping the virtual disk's sectors onto zero-fill, raw, zlib (UDZO),

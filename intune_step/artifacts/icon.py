@@ -12,7 +12,7 @@
   WebP are skipped (Intune's largeIcon takes PNG/JPEG/GIF), so an app with only those gets none.
 - The other types: none from the file; use the `icon` input.
 
-Icons sent as ``largeIcon`` mimeContent (spec §2.2.1).
+Icons sent as ``largeIcon`` mimeContent (docs/protocol.md, "Common properties").
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """.intunewin (Win32 content prep output) -> ``win32LobApp``.
 
 The outer file is a stored ZIP holding ``IntuneWinPackage/Metadata/Detection.xml`` and the
-already-encrypted payload ``IntuneWinPackage/Contents/<FileName>`` (intune-protocol.md §3.2).
+already-encrypted payload ``IntuneWinPackage/Contents/<FileName>`` (docs/protocol.md,
+".intunewin payload").
 The payload is uploaded as it is, straight from its byte range inside the outer file, so it
 must be stored, not deflated. Before saying yes, the reader streams that range once to check
 the HMAC, decrypt, and compare the plaintext's SHA-256 and length with Detection.xml: a

@@ -1,4 +1,6 @@
-r"""Read an iOS ``.ipa`` into an ``iosLobApp`` metadata record (spec artifacts.md §1, §2).
+r"""Read an iOS ``.ipa`` into an ``iosLobApp`` metadata record.
+
+See docs/protocol.md, "iOS packages and provisioning profiles".
 
 Only ``Payload/<Name>.app/Info.plist`` (``^Payload/[^/]+\.app/Info\.plist$``) is the app's own
 plist: frameworks, app extensions and Watch apps carry Info.plists too, so nothing is searched
@@ -39,8 +41,9 @@ EXPIRED_FIX = (
     "and publish the new IPA"
 )
 
-# intune-protocol.md §2.4: the OTA manifest both Microsoft samples send, on one line, with
-# one literal space after </key> before the AppRestrictionPolicyTemplate string.
+# The OTA manifest both Microsoft samples send (docs/protocol.md, "Content file and manifest"),
+# on one line, with one literal space after </key> before the AppRestrictionPolicyTemplate
+# string.
 OTA_MANIFEST = Template(
     '<?xml version="1.0" encoding="UTF-8"?><!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" '
     '"http://www.apple.com/DTDs/PropertyList-1.0.dtd"><plist version="1.0"><dict>'

@@ -1,9 +1,10 @@
 """Map an artifact's minimum OS onto Graph's ``minimumSupportedOperatingSystem`` flags.
 
-Graph wants exactly one boolean flag set. The rule (spec artifacts.md): take the highest flag
-not above the artifact's minimum, clamped to the list. One table per Graph version, because
-the lists differ and grow; the beta lists come from Microsoft's generated beta SDK models
-(2026-10). The v1.0 lists are the documented v1.0 pages as read; they are older and shorter.
+Graph wants exactly one boolean flag set. The rule (docs/protocol.md, "Minimum OS flags"):
+take the highest flag not above the artifact's minimum, clamped to the list. One table per
+Graph version, because the lists differ and grow; the beta lists come from Microsoft's
+generated beta SDK models (2026-10). The v1.0 lists are the documented v1.0 pages as read;
+they are older and shorter.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The profile is a CMS SignedData (RFC 5652) carrying an XML plist inline. A small
 reaches it: ContentInfo -> [0] -> SignedData -> encapContentInfo -> [0] -> OCTET STRING. It
 also accepts BER indefinite lengths and constructed (chunked) OCTET STRINGs, which a profile
 re-encoded by other tools may use. Apple's signature is not verified: Intune needs only the
-ExpirationDate, and the spec (artifacts.md §2) asks for metadata only.
+ExpirationDate (docs/protocol.md, "iOS packages and provisioning profiles").
 """
 
 from __future__ import annotations

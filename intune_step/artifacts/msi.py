@@ -2,7 +2,8 @@
 
 An MSI is an OLE compound file. Its tables are streams whose names are packed into CJK code
 points; the ``Property`` table is two string columns stored column-major as references into
-the string pool (``_StringPool`` lengths + ``_StringData`` bytes). Spec artifacts.md §4.
+the string pool (``_StringPool`` lengths + ``_StringData`` bytes). See docs/protocol.md,
+"MSI tables".
 """
 
 from __future__ import annotations
@@ -120,9 +121,10 @@ def read_msi(path: Path) -> AppMetadata:
 
 
 def mobile_msi_data(context: InstallContext, upgrade_code: str, reboot: bool) -> bytes:
-    """The MobileMsiData content manifest (intune-protocol.md §2.4), with the real UpgradeCode.
+    """The MobileMsiData content manifest, with the real UpgradeCode.
 
-    No public tool derives the services/registry/folders flags; they stay false.
+    See docs/protocol.md, "Content file and manifest". No public tool derives the
+    services/registry/folders flags; they stay false.
     """
     flag = {True: '"true"', False: '"false"'}
     return (

@@ -1,10 +1,10 @@
 """MSIX/AppX packages and bundles -> ``windowsUniversalAppX``.
 
 A package is a ZIP with ``AppxManifest.xml`` at its root; a bundle has
-``AppxMetadata/AppxBundleManifest.xml`` and carries its packages as members (spec
-artifacts.md §5). Namespaces differ between Windows 8 and 10 manifests, so elements are
-matched by local name. The content-file manifest Intune wants is the file name itself
-(intune-protocol.md §2.4).
+``AppxMetadata/AppxBundleManifest.xml`` and carries its packages as members
+(docs/protocol.md, "MSIX packages and bundles"). Namespaces differ between Windows 8 and 10
+manifests, so elements are matched by local name. The content-file manifest Intune wants is
+the file name itself (docs/protocol.md, "Content file and manifest").
 """
 
 from __future__ import annotations

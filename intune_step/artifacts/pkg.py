@@ -3,8 +3,9 @@
 A flat package is a xar archive. A product archive (productbuild) carries a ``Distribution``
 script plus ``<component>.pkg/PackageInfo`` files; a component package (pkgbuild) carries a
 top-level ``PackageInfo``. Both list the app bundles they install as ``<bundle>`` elements
-(spec artifacts.md §7). The primary app is the first top-level ``.app``; ``includedApps``
-lists every top-level app, starting with the primary, as Intune expects.
+(docs/protocol.md, "macOS packages and disk images"). The primary app is the first top-level
+``.app``; ``includedApps`` lists every top-level app, starting with the primary, as Intune
+expects.
 """
 
 from __future__ import annotations

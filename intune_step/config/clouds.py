@@ -1,4 +1,6 @@
-"""Which Graph host, token audiences and portals belong to which Entra login host (spec §1.5).
+"""Which Graph host, token audiences and portals belong to which Entra login host.
+
+See docs/protocol.md, "Clouds".
 
 The login host in auth-url picks the cloud; graph-url may only move within it (GCC High and
 DoD share a login host, so graph-url=https://dod-graph.microsoft.us selects DoD). A Graph host
@@ -21,7 +23,8 @@ class Cloud:
     portal_url: str  # Intune admin center
     # Where app registrations are managed (permissions, certificates, federated credentials).
     entra_url: str
-    # Audience of a federated token exchanged with this cloud's Entra (spec §1.4).
+    # Audience of a federated token exchanged with this cloud's Entra
+    # (docs/protocol.md, "Client assertions").
     token_exchange_audience: str
 
     @property

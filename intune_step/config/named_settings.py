@@ -116,7 +116,7 @@ def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
     """``raw`` completed from the selected entry, secrets read from the variables it names.
 
     Without a settings file (or with no entry selected) ``raw`` is returned unchanged, and
-    setting-name stays what it was in the seed: a label for logs and the summary.
+    setting-name is then only a label for logs and the summary.
     """
     given_file = clean(raw, "settings-file")
     path = Path(given_file or DEFAULT_FILE)

@@ -1,4 +1,7 @@
-"""The LOB app types the emulator knows, and what POST mobileApps requires of each (spec §2.2)."""
+"""The LOB app types the emulator knows, and what POST mobileApps requires of each.
+
+See docs/protocol.md, "App types".
+"""
 
 from __future__ import annotations
 

@@ -30,7 +30,8 @@ from xml.etree import ElementTree
 from .tls import CertificateAuthority
 
 API_VERSION = "2021-08-06"
-SAS_VERSION = "2017-04-17"  # what Intune's SAS URLs carry (spec §2.5); Azurite accepts it
+# What Intune's SAS URLs carry (docs/protocol.md, "Upload URL"); Azurite accepts it.
+SAS_VERSION = "2017-04-17"
 
 
 def find_azurite_blob(explicit: str | None = None) -> str | None:

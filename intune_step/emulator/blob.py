@@ -1,7 +1,8 @@
 """The Azure Blob listener: Put Block, Put Block List, Put Blob, Get Blob, Get Block List.
 
-Authorisation is the SAS alone (spec §2.6): the ``sig`` must be the one currently granted to
-the blob's content file and the grant must not have expired. Blocks stream to disk.
+Authorisation is the SAS alone (docs/protocol.md, "Upload URL"): the ``sig`` must be the one
+currently granted to the blob's content file and the grant must not have expired. Blocks
+stream to disk.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from .server import Request, Response
 from .state import State
 from .wire import BLOB_CODE_BY_STATUS, blob_error, blob_headers, http_date, utcnow
 
-MAX_BLOCK = 100 * 1024 * 1024  # effective Put Block limit at sv=2017-04-17 (spec §2.6)
+# The effective Put Block limit at sv=2017-04-17 (docs/protocol.md, "Azure Blob upload").
+MAX_BLOCK = 100 * 1024 * 1024
 MAX_PUT_BLOB = 256 * 1024 * 1024
 MAX_BLOCK_LIST = 8 * 1024 * 1024
 MAX_BLOCKS = 50_000

@@ -48,7 +48,8 @@ class EmulatorConfig:
     # A renewal issues a new sig; the old one then fails. False: keep the sig, extend expiry.
     renew_rotates_sig: bool = True
 
-    # Status codes that differ between the docs and the observed service (spec §2.1).
+    # Status codes that differ between the docs and the observed service
+    # (docs/protocol.md, "Status codes").
     commit_status: int = 200  # 204 documented
     assign_status: int = 200  # 204 documented
     renew_status: int = 204

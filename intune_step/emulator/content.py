@@ -1,4 +1,6 @@
-"""Content versions and content files: upload URI, renewal and commit state machines (§2.3–2.8).
+"""Content versions and content files: upload URI, renewal and commit state machines.
+
+The sequence they serve is in docs/protocol.md, "Upload sequence".
 
 Pending states advance on GET: a file stays ``…Pending`` for the configured number of reads,
 then moves on. A commit is verified on a background thread (a 4 GiB blob takes a while); the
@@ -260,7 +262,7 @@ class ContentApi:
     # --- renew ---------------------------------------------------------------------------
 
     def _renew(self, ctx: Ctx, file: ContentFile) -> Response:
-        ctx.body()  # empty or {}: both accepted (spec §5.4)
+        ctx.body()  # empty or {}: both accepted (docs/protocol.md, "Renewal with an empty body")
         if file.upload_state not in RENEWABLE:
             raise bad_request(f"The upload URI cannot be renewed in state '{file.upload_state}'.")
         file.upload_state = RENEW_PENDING

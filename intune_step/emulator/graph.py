@@ -1,4 +1,6 @@
-"""The Graph listener: ``/v1.0`` and ``/beta`` ``deviceAppManagement`` as Intune serves it (§2).
+"""The Graph listener: ``/v1.0`` and ``/beta`` ``deviceAppManagement`` as Intune serves it.
+
+See docs/protocol.md, "Graph conventions" and "Upload sequence".
 
 Routing walks the path segment by segment so an unknown segment is named in the error, as
 Graph does ("Resource not found for the segment 'deviceAppManagement'").

@@ -1,4 +1,7 @@
-"""The Entra listener: OpenID discovery and the client-credentials token endpoint (spec §1)."""
+"""The Entra listener: OpenID discovery and the client-credentials token endpoint.
+
+See docs/protocol.md, "Token request" and "Client assertions".
+"""
 
 from __future__ import annotations
 

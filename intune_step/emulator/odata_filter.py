@@ -1,4 +1,6 @@
-"""A small OData ``$filter`` parser: what Intune tools actually send (spec §2.10).
+"""A small OData ``$filter`` parser: what Intune tools actually send.
+
+See docs/protocol.md, "Finding an existing app".
 
 Supported: ``eq ne gt ge lt le``, ``and or not``, parentheses, ``isof('type')``,
 ``contains/startswith/endswith(x, 'y')``, ``tolower/toupper(x)``, string/number/bool/null

@@ -1,4 +1,6 @@
-"""The checks Intune runs at commit (spec §3.3), over a stream: memory stays at one chunk.
+"""The checks Intune runs at commit, over a stream: memory stays at one chunk.
+
+The checks are listed in docs/protocol.md, "Commit checks".
 
 Any mismatch is a ``commitFileFailed`` reason, never an HTTP error: the commit POST itself
 has already succeeded by the time this runs.

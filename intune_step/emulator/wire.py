@@ -1,4 +1,7 @@
-"""Response bodies in the exact shapes of Entra, Graph/Intune and Azure Blob (spec §1.1, §4)."""
+"""Response bodies in the exact shapes of Entra, Graph/Intune and Azure Blob.
+
+See docs/protocol.md, "Token request" and "Error bodies".
+"""
 
 from __future__ import annotations
 
@@ -52,7 +55,8 @@ def graph_headers(request_id: str, client_request_id: str | None) -> dict[str, s
 
 
 def intune_message(text: str, request_id: str, path: str, phrase: str = "") -> str:
-    """Intune serialises a JSON document into ``error.message`` (spec §4.1)."""
+    """Intune serialises a JSON document into ``error.message`` (docs/protocol.md, "Error
+    bodies")."""
     url = f"https://fef.msua01.manage.microsoft.com/AppLifecycle_2510/StatelessAppMetadataFEService{path}?api-version=5025-10-01"
     inner = {
         "_version": 3,

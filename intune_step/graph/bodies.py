@@ -1,6 +1,6 @@
 """Graph request bodies built from the artifact's metadata and the user's overrides.
 
-Per type (intune-protocol.md §2.2): the readers put the fields read from the file into
+Per type (docs/protocol.md, "App types"): the readers put the fields read from the file into
 ``meta.properties`` (MSI product code, MSIX identity, macOS bundles, Detection.xml's setup
 file and MSI facts); win32.py adds what no file holds (command lines, rules, return codes);
 the minimum-OS flag comes from the file's minimum through minos.py's table for the Graph

@@ -1,4 +1,5 @@
-"""Categories by name (spec §2.12): resolved against the tenant's list, linked with $ref.
+"""Categories by name (docs/protocol.md, "Categories"): resolved against the tenant's list,
+linked with $ref.
 
 Names match case-blind, as WinTuner does. A name the tenant does not have is an input error
 found while planning, before any write: creating tenant-wide categories is an admin's call.

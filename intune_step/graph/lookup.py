@@ -1,9 +1,10 @@
 """Find the app a file belongs to: by app-id, else by Graph type and identity.
 
-Graph filters only base properties (spec §2.10) and refuses ``$select`` of subtype properties
-on the collection (pitfall 17), so the search lists the type with ``isof(...)``, matches the
-identity property (bundleId, packageId, productCode...) or our notes tag client-side, and
-reads every candidate again by id, where the subtype properties are authoritative.
+Graph filters only base properties and refuses ``$select`` of subtype properties on the
+collection (docs/protocol.md, "Finding an existing app"), so the search lists the type with
+``isof(...)``, matches the identity property (bundleId, packageId, productCode...) or our notes
+tag client-side, and reads every candidate again by id, where the subtype properties are
+authoritative.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class AppFinder:
         app = self.graph.get(f"{APPS}/{app_id}", what=f"read app {app_id}")
         if not app.get("largeIcon"):
             # Graph may leave largeIcon out (or null) unless it is selected; asking keeps an
-            # admin's icon from looking absent, and lets every PATCH re-send it (pitfall 12).
+            # admin's icon from looking absent, and lets every PATCH re-send it
+            # (docs/protocol.md, "PATCH drops largeIcon").
             icon = self.graph.get(f"{APPS}/{app_id}", params={"$select": "largeIcon"},
                                   what=f"read the icon of app {app_id}")
             app["largeIcon"] = icon.get("largeIcon")

@@ -17,10 +17,12 @@ from intune_step.errors import GraphError, StuckStateError, UploadError
 from intune_step.report import Reporter
 
 T = TypeVar("T")
-# Intune's whole message when it refuses the PATCH right after a large commit (spec §2.9).
+# Intune's whole message when it refuses the PATCH right after a large commit
+# (docs/protocol.md, "400 after a large commit").
 COOLDOWN_MESSAGE = "An error has occurred"
-# A state that says "not yet, for a passing reason" while waiting for any other (spec §4.5:
-# terraform keeps polling through it); the wait stays bounded.
+# A state that says "not yet, for a passing reason" while waiting for any other (terraform
+# keeps polling through it; docs/protocol.md, "Upload states and retries"); the wait stays
+# bounded.
 TRANSIENT_STATES = frozenset({"transientError"})
 
 

@@ -52,7 +52,8 @@ from intune_step.upload.blob import BlockUploader, UploadResult
 
 UPLOAD_URI_PENDING = ("azureStorageUriRequestPending",)
 COMMIT_PENDING = ("commitFilePending",)
-# States another client gets past by doing the step again (spec §4.5), once.
+# States another client gets past by doing the step again, once
+# (docs/protocol.md, "Upload states and retries").
 URI_FAILED = ("azureStorageUriRequestFailed", "azureStorageUriRequestTimedOut")
 COMMIT_FAILED = ("commitFileFailed", "commitFileTimedOut")
 PRESENTATION = ("displayName", "description", "publisher")  # applied once published
@@ -371,7 +372,8 @@ class Publisher:
                     else self._content_body(meta, options, app or {}))
             body["committedContentVersion"] = cv
             tag = ContentTag(meta.app_type, meta.identity, cv, run.sha256)
-            # Intune may refuse this with 400 for a while after a large commit (spec §2.9).
+            # Intune may refuse this with 400 for a while after a large commit
+            # (docs/protocol.md, "400 after a large commit").
             retry_through_cooldown(
                 lambda: lock.patch(body, "set the committed content version", content=tag),
                 "set the committed content version", self.waits, self.reporter)
@@ -525,7 +527,7 @@ class Publisher:
 
     def _patch_app(self, app: dict[str, Any], body: dict[str, Any], what: str) -> None:
         """PATCH with the app's own type, re-sending its icon: a PATCH without largeIcon has
-        been seen to drop it (spec pitfall 12)."""
+        been seen to drop it (docs/protocol.md, "PATCH drops largeIcon")."""
         full = {"@odata.type": app.get("@odata.type"), **body}
         icon = app.get("largeIcon")
         if "largeIcon" not in full and isinstance(icon, dict) and icon.get("value"):

@@ -137,8 +137,8 @@ def _with_bundle(meta: AppMetadata, options: PublishOptions) -> AppMetadata:
 
 
 def as_macos_lob(meta: AppMetadata) -> AppMetadata:
-    """A .pkg as macOSLobApp (intune-protocol.md §2.2.6). The beta docs name the fields the
-    other way round from iOS: buildNumber is CFBundleShortVersionString, versionNumber is
+    """A .pkg as macOSLobApp (docs/protocol.md, "macOS apps"). The beta docs name the fields
+    the other way round from iOS: buildNumber is CFBundleShortVersionString, versionNumber is
     CFBundleVersion (falling back to the short version when the package records none)."""
     builds = {str(app.get("bundleId")): app.get("version")
               for app in meta.details.get("apps", []) if isinstance(app, dict)}

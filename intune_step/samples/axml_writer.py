@@ -1,8 +1,8 @@
 """Write Android binary XML (AXML) for test and demo APKs.
 
-The output has the layout aapt2 produces (spec artifacts.md §3): a RES_XML chunk holding a
-string pool (UTF-16 by default, as aapt2 writes for manifests), a resource map for the
-``android:`` attribute names, one namespace, and element chunks. Independent readers
+The output has the layout aapt2 produces (docs/protocol.md, "Android binary XML"): a RES_XML
+chunk holding a string pool (UTF-16 by default, as aapt2 writes for manifests), a resource map
+for the ``android:`` attribute names, one namespace, and element chunks. Independent readers
 (apkInspector, pyaxmlparser) decode it, so it is not merely self-consistent.
 """
 

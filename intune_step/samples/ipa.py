@@ -1,4 +1,4 @@
-"""Build a small, real IPA as spec artifacts.md §9 describes.
+"""Build a small, real IPA (docs/protocol.md, "Test fixtures").
 
 ``Payload/Demo.app`` holds the Info.plist (binary like Xcode writes, or XML), a stub
 executable, decoy Info.plists in a framework, an app extension and a Watch app (a reader that

@@ -43,7 +43,7 @@ SEND_PIECE = 128 * 1024
 DEFAULT_IN_FLIGHT = 12
 DEFAULT_BLOCK = 6 * MiB
 MIN_BLOCK = MiB
-MAX_BLOCK = 100 * MiB  # the effective Put Block limit at sv=2017-04-17 (spec §2.6)
+MAX_BLOCK = 100 * MiB  # Put Block limit at sv=2017-04-17 (docs/protocol.md#azure-blob-upload)
 BLOB_RETRY = RetryPolicy(attempts=6, base_delay=1.0, max_delay=30.0)  # each block alone
 MAX_BLOCKS = 49_000  # Azure allows 50,000 committed blocks; keep a margin
 # Azure Storage's transient answers: timeouts, throttling, server busy or failing.

@@ -39,7 +39,8 @@ REAL_APKS: dict[str, tuple[str, int, str, int, int, str]] = {
     "v2-only-targetSandboxVersion-2.apk": (TINY, 10, "1.0", 18, 26, "4.3"),
 }
 
-# intune-protocol.md §2.4 with the sample's bug fixed (versionName in PackageVersionName)
+# The Android manifest (docs/protocol.md, "Content file and manifest") with the sample's bug
+# fixed (versionName in PackageVersionName)
 DOCUMENTED_ANDROID = (
     '<?xml version="1.0" encoding="utf-8"?><AndroidManifestProperties '
     'xmlns:xsd="http://www.w3.org/2001/XMLSchema" '

@@ -28,8 +28,9 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 EXPIRES = datetime(2027, 6, 30, 12, 0, 0, tzinfo=UTC)
 APP = "Payload/Demo.app"
 
-# intune-protocol.md §2.4 as printed there; the real payload has no newlines (leading
-# indentation goes, the one space after </key> inside a line stays).
+# The OTA manifest template, printed over several lines (docs/protocol.md, "Content file and
+# manifest"); the real payload has no newlines (leading indentation goes, the one space after
+# </key> inside a line stays).
 DOCUMENTED_OTA = """\
 <?xml version="1.0" encoding="UTF-8"?><!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd"><plist version="1.0"><dict>
   <key>items</key><array><dict>

@@ -1,4 +1,5 @@
-"""Commit checks (spec §3.3): every mismatch ends commitFileFailed, never an HTTP error."""
+"""Commit checks (docs/protocol.md, "Commit checks"): every mismatch ends commitFileFailed,
+never an HTTP error."""
 
 from __future__ import annotations
 

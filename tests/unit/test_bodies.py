@@ -1,7 +1,7 @@
 """Graph bodies per Windows and macOS type: what the create, update and content-file calls send.
 
 Every create body is also put through the emulator's create-time rules (the required
-properties of each type, spec intune-protocol.md §2.2 and §6).
+properties of each type: docs/protocol.md, "App types" and "What the emulator reproduces").
 """
 
 from __future__ import annotations

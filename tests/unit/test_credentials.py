@@ -128,7 +128,7 @@ def test_pem_certificate_signs_the_assertion_msal_posts(httpx_mock: HTTPXMock,
     form, assertion = _assertion(httpx_mock)
     assert "client_secret" not in form
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-    assert not assertion.startswith("b'")  # the bytes pitfall (spec §1.2)
+    assert not assertion.startswith("b'")  # docs/protocol.md, "Client assertion sent as bytes"
     header = _header(assertion)
     assert header["alg"] == "RS256" and "x5c" not in header
     assert header["x5t"] == base64.urlsafe_b64encode(bytes.fromhex(kit.sha1_hex)).decode()

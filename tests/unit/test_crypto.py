@@ -1,4 +1,7 @@
-"""ProfileVersion1 against the spec's known-answer vector, and streaming == whole-buffer."""
+"""ProfileVersion1 against a known-answer vector, and streaming == whole-buffer.
+
+The format and the vector: docs/protocol.md, "ProfileVersion1 encryption".
+"""
 
 from __future__ import annotations
 

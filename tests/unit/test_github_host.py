@@ -1,5 +1,5 @@
 """The GitHub adapter against the runner's own rules (actions/runner ActionCommand.cs,
-FileCommandManager.cs, Handler.cs) as quoted in the spec."""
+FileCommandManager.cs, Handler.cs), as summarised in docs/protocol.md, "CI hosts"."""
 
 from __future__ import annotations
 
