@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -52,50 +52,61 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
 
     ``environ``: the job's environment (default: this process's), read here and only here.
     """
-    env = os.environ if environ is None else environ
-    workspace = workspace or Path.cwd()
-    setting_name = _setting_name(raw)
-    debug = False
-    try:
-        tuning = Tuning.from_environ(env, host.warning)
-        debug = tuning.debug
+
+    def publish(job: _Job) -> int:
         with _sigterm_as_exception():
-            raw = apply_named_setting(raw, workspace, env, host)
-            setting_name = _setting_name(raw) or setting_name
-            settings = build_settings(raw, env)
-            options = build_options(raw, workspace)
-            outcomes = publish_files(settings, options, reporter=host, tuning=tuning,
-                                     environ=env, workspace=workspace,
+            settings = job.settings()
+            options = build_options(job.raw, job.workspace)
+            outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,
+                                     environ=job.env, workspace=job.workspace,
                                      uploader=BlockUploader)  # looked up here: bench swaps it
-        return _report_outcomes(outcomes, options.several, settings, setting_name, host)
-    except Exception as exc:
-        if debug and not isinstance(exc, IntuneStepError):
-            raise  # a bug: the traceback only on request
-        return _report_failure(exc, host, setting_name)
+        return _report_outcomes(outcomes, options.several, settings, job.setting_name, host)
+
+    return _Job(raw, host, workspace, environ).run(publish)
 
 
 def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
               environ: Mapping[str, str] | None = None) -> int:
     """Sign in and run the token checks alone (`intune-step check`): no artifact, no Graph."""
-    env = os.environ if environ is None else environ
-    workspace = workspace or Path.cwd()
-    setting_name = _setting_name(raw)
-    debug = False
-    try:
-        tuning = Tuning.from_environ(env, host.warning)
-        debug = tuning.debug
-        raw = apply_named_setting(raw, workspace, env, host)
-        setting_name = _setting_name(raw) or setting_name
-        settings = build_settings(raw, env)
+
+    def check(job: _Job) -> int:
+        settings = job.settings()
         host.info(settings.describe())
-        with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-            sign_in(settings, http, host, env, workspace, tuning)
+        with make_client(ca_file=job.tuning.ca_file, ca_dir=job.tuning.ca_dir) as http:
+            sign_in(settings, http, host, job.env, job.workspace, job.tuning)
         host.info("Ready to publish: sign-in, tenant and permission checks passed")
         return EXIT_OK
-    except Exception as exc:
-        if debug and not isinstance(exc, IntuneStepError):
-            raise
-        return _report_failure(exc, host, setting_name)
+
+    return _Job(raw, host, workspace, environ).run(check)
+
+
+class _Job:
+    """One run as the composition root sees it: the inputs, the environment (read here and
+    only here), the tuning it holds, and the one handler any failure ends in."""
+
+    def __init__(self, raw: Mapping[str, str | None], host: CIHost, workspace: Path | None,
+                 environ: Mapping[str, str] | None) -> None:
+        self.raw = raw
+        self.host = host
+        self.workspace = workspace or Path.cwd()
+        self.env: Mapping[str, str] = os.environ if environ is None else environ
+        self.setting_name = _setting_name(raw)  # for the failure summary, as given
+        self.tuning = Tuning()
+
+    def run(self, body: Callable[[_Job], int]) -> int:
+        try:
+            self.tuning = Tuning.from_environ(self.env, self.host.warning)
+            return body(self)
+        except Exception as exc:
+            if self.tuning.debug and not isinstance(exc, IntuneStepError):
+                raise  # a bug: the traceback only on request
+            return _report_failure(exc, self.host, self.setting_name)
+
+    def settings(self) -> Settings:
+        """The named setting (its secrets from the environment) under the inputs, checked."""
+        self.raw = apply_named_setting(self.raw, self.workspace, self.env, self.host)
+        self.setting_name = _setting_name(self.raw) or self.setting_name
+        return build_settings(self.raw, self.env)
 
 
 def _setting_name(raw: Mapping[str, str | None]) -> str | None:

@@ -10,6 +10,8 @@ from intune_step.config.settings import Settings
 
 @dataclass(frozen=True)
 class PublishResult:
+    """The app a publish left in Intune (commands/outputs.py names these for each CI)."""
+
     app_id: str
     content_version_id: str
     app_type: str
@@ -19,20 +21,6 @@ class PublishResult:
     file_sha256: str
     display_name: str
     plan: str = ""  # one line of JSON, dry runs only
-
-    def outputs(self) -> dict[str, str]:
-        out = {
-            "app-id": self.app_id,
-            "content-version-id": self.content_version_id,
-            "app-type": self.app_type,
-            "operation": self.operation,
-            "version": self.version,
-            "app-url": self.app_url,
-            "file-sha256": self.file_sha256,
-        }
-        if self.plan:
-            out["plan"] = self.plan
-        return out
 
 
 def app_url(settings: Settings, app_id: str) -> str:
