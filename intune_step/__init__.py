@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from intune_step.version import __version__
 
 # Loaded on first use, so `import intune_step.emulator` (or the CLI's --help) stays light.
 _EXPORTS = {

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from intune_step import __version__
 from intune_step.ci import detect_host
 from intune_step.ci.base import CIHost
 from intune_step.ci.local import LocalHost
@@ -18,6 +17,7 @@ from intune_step.commands.failures import exit_code, failure_line
 from intune_step.commands.run import mask_secret_inputs, run_publish
 from intune_step.config.action import input_names
 from intune_step.errors import IntuneStepError
+from intune_step.version import __version__
 
 
 def run_ci(host: CIHost | None = None, environ: Mapping[str, str] | None = None,

@@ -11,12 +11,12 @@ from typing import Any
 
 import click
 
-from intune_step import __version__
 from intune_step.artifacts import read_artifact
 from intune_step.ci.local import LocalHost
 from intune_step.commands.failures import failure_line
 from intune_step.config.action import action_definition
 from intune_step.errors import IntuneStepError
+from intune_step.version import __version__
 
 BOOLEAN_INPUTS = ("dry-run", "replace-assignments", "allow-downgrade", "send-certificate-chain")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from intune_step import __version__
+from intune_step.version import __version__
 
 USER_AGENT = f"intune-step/{__version__} (+https://github.com/intune-step/intune-step)"
 TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=120.0, pool=60.0)

@@ -15,12 +15,13 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "intune_step"
 RANK = {"commands": 9, "ci": 8, "publish": 7, "graph": 6, "upload": 5, "auth": 4,
-        "transport": 3, "artifacts": 2, "config": 1, "errors": 0, "report": 0, "crypto": 0}
+        "transport": 3, "artifacts": 2, "config": 1, "errors": 0, "report": 0, "crypto": 0,
+        "version": 0}
 # The layers that do the work: they neither print, nor read the environment, nor know a CI.
 WORKING = ("config", "artifacts", "transport", "auth", "graph", "upload", "publish")
 APART = ("emulator", "samples")
 # What the CI adapters may use: ground, and action.yml's names. Never Intune.
-CI_MAY_IMPORT = ("ci", "config", "errors", "report")
+CI_MAY_IMPORT = ("ci", "config", "errors", "report", "version")
 
 
 @dataclass(frozen=True)
