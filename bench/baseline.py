@@ -15,6 +15,7 @@ Run as: python -m bench.baseline FILE (settings from INTUNE_* variables, as the 
 from __future__ import annotations
 
 import base64
+import copy
 import sys
 import tempfile
 from collections.abc import Callable
@@ -71,6 +72,14 @@ class SequentialUploader:
         info = encryptor.info()
         return UploadResult(info, info.file_digest.hex(), len(ids))
 
+    def reporting_to(self, reporter: Any) -> SequentialUploader:
+        twin = copy.copy(self)
+        twin._reporter = reporter
+        return twin
+
+    def cancel(self) -> None:
+        """Nothing to stop between blocks: the baseline sends one block at a time."""
+
     def _put(self, target: UploadTarget, query: str, data: bytes) -> None:
         for _attempt in range(3):
             response = self._http.put(f"{target.uri()}&{query}", content=data)
@@ -88,7 +97,8 @@ def main() -> None:
         cli(["publish", str(Path(sys.argv[1]))])
     except SystemExit as exc:
         if exc.code == 0 and not SequentialUploader.used:
-            sys.exit("baseline: the step did not use the baseline uploader (app.py changed?)")
+            sys.exit("baseline: the step did not use the baseline uploader "
+                     "(commands/run.py changed?)")
         raise
 
 

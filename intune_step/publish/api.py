@@ -29,9 +29,9 @@ from intune_step.publish.result import PublishResult, version_label
 from intune_step.publish.several import Outcome, prepare_all, publish_all
 from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
-from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader
+from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader, Uploader
 
-UploaderFactory = Callable[..., BlockUploader]
+UploaderFactory = Callable[..., Uploader]
 
 
 def publish_files(

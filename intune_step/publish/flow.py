@@ -48,7 +48,7 @@ from intune_step.publish.preflight import check_file, check_version
 from intune_step.publish.result import PublishResult, app_url, version_label
 from intune_step.publish.upload_target import GraphUploadTarget
 from intune_step.report import Reporter
-from intune_step.upload.blob import BlockUploader, UploadResult
+from intune_step.upload.blob import Uploader, UploadResult
 
 UPLOAD_URI_PENDING = ("azureStorageUriRequestPending",)
 COMMIT_PENDING = ("commitFilePending",)
@@ -85,7 +85,7 @@ class _Run:
 
 
 class Publisher:
-    def __init__(self, settings: Settings, graph: GraphClient, uploader: BlockUploader,
+    def __init__(self, settings: Settings, graph: GraphClient, uploader: Uploader,
                  reporter: Reporter, *, tuning: Tuning | None = None,
                  waits: WaitPolicy | None = None, lock_policy: LockPolicy | None = None,
                  run_id: str | None = None) -> None:

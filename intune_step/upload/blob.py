@@ -67,6 +67,20 @@ class UploadResult:
     blocks: int
 
 
+class Uploader(Protocol):
+    """What the publish flow needs of an uploader (BlockUploader; the benchmark's baseline)."""
+
+    def upload(self, content: Content, target: UploadTarget, label: str,
+               read_hook: Callable[[int], None] | None = None) -> UploadResult:
+        """Send ``content`` to ``target`` encrypted; the keys to commit and the digest."""
+
+    def reporting_to(self, reporter: Reporter) -> Uploader:
+        """The same uploader reporting one artifact's progress to ``reporter``."""
+
+    def cancel(self) -> None:
+        """Stop every upload under way (the job is being cancelled)."""
+
+
 def choose_block_size(encrypted_size: int, in_flight: int = DEFAULT_IN_FLIGHT) -> int:
     """1 to 6 MiB: a small file still spreads over every connection (two blocks each), a big
     one pays the per-request latency once per 6 MiB. Larger only when 49,000 blocks would not
