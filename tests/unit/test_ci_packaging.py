@@ -113,3 +113,12 @@ def test_every_variable_the_recipes_name_is_one_the_code_reads_or_writes() -> No
     ado_outputs = set(re.findall(r"(?:\$\(|')intune\.([a-z_0-9]+)", doc))
     assert ado_outputs and ado_outputs <= {output_variable(n) for n in output_names()}
     assert "python -m intune_step.entry" in doc
+
+
+def test_the_package_version_is_the_one_pyproject_releases() -> None:
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    assert project["version"] == __version__
+    release = (REPO / ".github" / "workflows" / "release.yml").read_text()
+    assert "intune_step/version.py" in release  # where the release workflow reads it
