@@ -20,7 +20,7 @@ from ..e2e.conftest import base_env, run_cli
 from .test_matrix import FAST
 
 SLOW_BLOBS = EmulatorConfig(blob_latency_s=0.2)
-# A dead run's lock on the app goes stale after INTUNE_LOCK_STALE_S (issue 4's lock.py).
+# A dead run's lock on the app goes stale after INTUNE_LOCK_STALE_S (graph/lock.py).
 ONE_AT_A_TIME = {**FAST, "INTUNE_BLOCKS_IN_FLIGHT": "1", "INTUNE_LOCK_STALE_S": "1",
                  "INTUNE_LOCK_HEARTBEAT_S": "0.3", "INTUNE_LOCK_POLL_S": "0.2"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from intune_step.ci.azure import AzureDevOpsHost
 
-from ..ci_runners import azure_parse, commands
+from ...ci_runners import azure_parse, commands
 
 SECRET = "ado-secret-value-123"
 

@@ -8,7 +8,7 @@ import re
 
 from intune_step.ci.github import GitHubHost, escape_data, escape_property, input_env_name
 
-from ..runner_files import parse_github_output
+from ...runner_files import parse_github_output
 
 
 def runner_unescape_data(value: str) -> str:

@@ -15,7 +15,7 @@ from intune_step.report import RecordingReporter
 from intune_step.transport.http import make_client
 from intune_step.transport.retry import RetryPolicy
 
-from ..certs import fake_jwt, github_claims
+from ...certs import fake_jwt, github_claims
 
 GITHUB_URL = ("https://pipelines.actions.githubusercontent.com/abc/_apis/distributedtask/hubs/"
               "Actions/plans/p1/jobs/j1/idtoken?api-version=2.0")

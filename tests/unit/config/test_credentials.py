@@ -21,8 +21,8 @@ from intune_step.errors import AuthError, SettingsError
 from intune_step.report import RecordingReporter
 from intune_step.transport.http import make_client
 
-from ..certs import fake_jwt, github_claims, make_cert
-from .conftest import LOGIN, TOKEN, add_discovery, add_token
+from ...certs import fake_jwt, github_claims, make_cert
+from ..conftest import LOGIN, TOKEN, add_discovery, add_token
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"
 TOKEN_URL = f"{LOGIN}/oauth2/v2.0/token"

@@ -10,7 +10,7 @@ import pytest
 
 from intune_step.ci.appcircle import AppcircleHost
 
-from ..ci_runners import appcircle_env
+from ...ci_runners import appcircle_env
 
 SECRET = "ac-secret-value-123"
 NAMES = ["file", "client-id", "client-secret", "auth-url", "publisher", "app-id"]

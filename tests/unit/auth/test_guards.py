@@ -13,7 +13,7 @@ from intune_step.auth.guards import (
 )
 from intune_step.config.settings import Settings, build_settings
 
-from ..certs import fake_jwt
+from ...certs import fake_jwt
 
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 OTHER = "0d5b0c8e-0000-4000-8000-000000000001"

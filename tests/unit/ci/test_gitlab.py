@@ -8,7 +8,7 @@ from pathlib import Path
 
 from intune_step.ci.gitlab import GitLabHost, section_end, section_start
 
-from ..ci_runners import gitlab_dotenv
+from ...ci_runners import gitlab_dotenv
 
 SECRET = "gl-secret-value-123"
 

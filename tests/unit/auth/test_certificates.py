@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from intune_step.auth.certificates import decode_inline, load_certificate
 from intune_step.errors import SettingsError
 
-from ..certs import NOW, make_cert
+from ...certs import NOW, make_cert
 
 
 def test_pem_key_and_certificate_in_either_order() -> None:

@@ -11,7 +11,7 @@ from pytest_httpx import HTTPXMock
 from intune_step.errors import GraphError, PermissionDeniedError, ServiceError
 from intune_step.graph.client import GraphClient
 
-from .conftest import GRAPH, TOKEN, Sleeps, intune_error
+from ..conftest import GRAPH, TOKEN, Sleeps, intune_error
 
 APPS = f"{GRAPH}/deviceAppManagement/mobileApps"
 

@@ -20,7 +20,7 @@ from intune_step.publish.prepare import prepare
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 MSI = REPO / "tests" / "fixtures" / "windows" / "demo.msi"
 CODE = "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}"
 CREDENTIALS = {"client-id": "11111111-2222-3333-4444-555555555555", "client-secret": "x" * 8,

@@ -14,7 +14,7 @@ from intune_step.errors import AuthError
 from intune_step.report import RecordingReporter
 from intune_step.transport.http import make_client
 
-from .conftest import LOGIN, SECRET, TOKEN, add_discovery, add_token
+from ..conftest import LOGIN, SECRET, TOKEN, add_discovery, add_token
 
 
 def test_client_credentials_request_and_mask(httpx_mock: HTTPXMock, settings: Settings) -> None:

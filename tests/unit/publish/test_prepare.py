@@ -15,7 +15,7 @@ from intune_step.publish.prepare import prepare
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 REAL_DMG = REPO / "tests" / "fixtures" / "macos" / "hfsplus_zlib.dmg"
 MSI = REPO / "tests" / "fixtures" / "windows" / "demo.msi"
 

@@ -13,7 +13,7 @@ from intune_step.ci.appcircle import AppcircleHost
 from intune_step.ci.azure import AzureDevOpsHost, logging_command
 from intune_step.ci.gitlab import GitLabHost
 
-from ..ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
+from ...ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
 
 HOSTILE = [
     "100% done",
