@@ -18,6 +18,7 @@ from typing import TextIO
 from intune_step.ci.base import LineHost
 from intune_step.ci.env_file import append_env_file, env_pairs
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
+from intune_step.config.paths import in_workspace
 
 OUTPUT_PREFIX = "INTUNE_OUTPUT_"  # not INTUNE_<NAME>: a later job would read it as an input
 DEFAULT_DOTENV = "intune.env"
@@ -66,7 +67,7 @@ class GitLabHost(LineHost):
         """`artifacts: reports: dotenv:` must name this file; INTUNE_STEP_DOTENV moves it."""
         configured = self._env.get("INTUNE_STEP_DOTENV", "").strip()
         path = Path(configured or DEFAULT_DOTENV)
-        return path if path.is_absolute() else self.workspace() / path
+        return in_workspace(path, self.workspace())
 
     def read_inputs(self, names: list[str]) -> dict[str, str | None]:
         values, self.input_sources = read_env_inputs(self._env, names, intune_candidates)
