@@ -13,6 +13,8 @@ from intune_step.transport.attempts import (
 )
 from intune_step.transport.retry import RetryPolicy
 
+from ..conftest import Sleeps  # the `sleeps` fixture comes from there too
+
 URL = "https://service.test/thing"
 Step = int | httpx.Response | type[Exception]
 
@@ -32,16 +34,6 @@ class Script:
         if isinstance(step, int):
             return httpx.Response(step, request=httpx.Request("GET", URL))
         raise step("scripted")
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture
