@@ -27,35 +27,25 @@ from intune_step.artifacts.icon import Icon, from_artifact, from_file
 from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
-from intune_step.errors import GraphError, IntuneStepError, ServiceError, UploadError
+from intune_step.errors import GraphError, IntuneStepError, ServiceError
 from intune_step.graph import assignments as assign_mod
 from intune_step.graph import categories as cat_mod
-from intune_step.graph.bodies import app_body, content_file_body, display_name, update_body
+from intune_step.graph.bodies import app_body, display_name, update_body
 from intune_step.graph.client import GraphClient
 from intune_step.graph.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
-from intune_step.graph.lookup import APPS, AppFinder, graph_type, identity_fields
+from intune_step.graph.lookup import APPS, AppFinder, identity_fields
 from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, user_notes
 from intune_step.graph.versions import VERSION_FIELDS
 from intune_step.graph.waits import (
-    UnexpectedStateError,
     WaitPolicy,
-    again_on_states,
-    retry_through_cooldown,
-    wait_for_state,
 )
+from intune_step.publish.content import ContentVersions
 from intune_step.publish.plan import FieldChange, Plan, changes, same_value
 from intune_step.publish.preflight import check_file, check_version
 from intune_step.publish.result import PublishResult, app_url, version_label
-from intune_step.publish.upload_target import GraphUploadTarget
 from intune_step.report import Reporter
-from intune_step.upload.blob import Uploader, UploadResult
+from intune_step.upload.blob import Uploader
 
-UPLOAD_URI_PENDING = ("azureStorageUriRequestPending",)
-COMMIT_PENDING = ("commitFilePending",)
-# States another client gets past by doing the step again, once
-# (docs/protocol.md, "Upload states and retries").
-URI_FAILED = ("azureStorageUriRequestFailed", "azureStorageUriRequestTimedOut")
-COMMIT_FAILED = ("commitFileFailed", "commitFileTimedOut")
 PRESENTATION = ("displayName", "description", "publisher")  # applied once published
 OPERATIONS = {"create": "created", "resume": "created", "update": "updated",
               "unchanged": "unchanged"}
@@ -98,6 +88,7 @@ class Publisher:
         self.lock_policy = lock_policy
         self.run_id = run_id or new_run_id()
         self.finder = AppFinder(graph)
+        self.content = ContentVersions(graph, uploader, self.waits, reporter)
         self._artifact_icon: tuple[Icon | None, str] | None = None
 
     # -- entry point ----------------------------------------------------------------------
@@ -311,7 +302,7 @@ class Publisher:
             if not plan.upload:
                 self._apply(run, app_id, lock)
                 return self._result(run, self.finder.read(app_id), plan)
-            self._cleanup_versions(app)
+            self.content.clean_up(app)
             try:
                 cv = self._publish_content(run, app_id, lock, new_app=False, app=app)
             except BaseException as exc:
@@ -323,120 +314,15 @@ class Publisher:
         finally:
             lock.release()
 
-    def _cleanup_versions(self, app: dict[str, Any]) -> None:
-        """Delete content versions a dead run created after the committed one, never used.
-
-        Only versions newer than the committed one can be left over (each run cleans up
-        before it uploads), so an app with years of versions costs one listing."""
-        app_id = str(app["id"])
-        cast = f"{APPS}/{app_id}/microsoft.graph.{graph_type(app)}"
-        committed = _int(app.get("committedContentVersion")) or 0
-        for version in list(self.graph.get_all(f"{cast}/contentVersions",
-                                                what="list the content versions")):
-            number = _int(version.get("id"))
-            if number is not None and number <= committed:
-                continue
-            vid = str(version.get("id"))
-            files = self.graph.get(f"{cast}/contentVersions/{vid}/files",
-                                   what="read a content version's files").get("value", [])
-            if any(f.get("uploadState") == "commitFileSuccess" for f in files):
-                continue  # committed content: a version someone may still point the app at
-            self._delete_version(cast, vid, "left uncommitted by an earlier run")
-
-    def _delete_version(self, cast: str, vid: str, why: str) -> None:
-        try:
-            self.graph.delete(f"{cast}/contentVersions/{vid}",
-                              what=f"delete content version {vid}")
-        except IntuneStepError as exc:
-            self.reporter.warning(f"Could not delete content version {vid} ({why}): "
-                                  f"{exc.one_line()}")
-            return
-        self.reporter.info(f"Deleted content version {vid}, {why}")
-
     # -- content --------------------------------------------------------------------------
     def _publish_content(self, run: _Run, app_id: str, lock: AppLock, new_app: bool,
                          app: dict[str, Any] | None = None) -> str:
-        meta, options = run.meta, run.options
-        cast = f"{APPS}/{app_id}/microsoft.graph.{meta.app_type}"
-        version = self.graph.post(f"{cast}/contentVersions", {},
-                                  what="create a content version") or {}
-        cv = str(version["id"])
-        try:
-            upload = self._upload(run, cast, cv, lock)
-            if run.known_sha256 is None:
-                run.known_sha256 = upload.file_sha256
-            elif upload.file_sha256 != run.known_sha256:
-                raise UploadError(f"{meta.file_name} changed while the step was running",
-                                  fix="do not modify the artifact while the step runs")
-            body = ({"@odata.type": meta.odata_type} if new_app
-                    else self._content_body(meta, options, app or {}))
-            body["committedContentVersion"] = cv
-            tag = ContentTag(meta.app_type, meta.identity, cv, run.sha256)
-            # Intune may refuse this with 400 for a while after a large commit
-            # (docs/protocol.md, "400 after a large commit").
-            retry_through_cooldown(
-                lambda: lock.patch(body, "set the committed content version", content=tag),
-                "set the committed content version", self.waits, self.reporter)
-        except BaseException:
-            if not new_app:  # a new app is deleted whole; here only our version goes
-                self._delete_version(cast, cv, "this run could not commit it")
-            raise
-        self._wait_published(app_id)
+        body = ({"@odata.type": run.meta.odata_type} if new_app
+                else self._content_body(run.meta, run.options, app or {}))
+        cv, run.known_sha256 = self.content.publish(app_id, run.meta, body, lock,
+                                                    new_app=new_app,
+                                                    expected_sha256=run.known_sha256)
         return cv
-
-    def _content_file(self, meta: AppMetadata, cast: str, cv: str) -> tuple[str, dict[str, Any]]:
-        """Create the content file and wait for its upload URL; a file whose URL request
-        failed is deleted, so the version holds only the file that will be committed."""
-        entity = self.graph.post(f"{cast}/contentVersions/{cv}/files", content_file_body(meta),
-                                 what="create the content file") or {}
-        file_path = f"{cast}/contentVersions/{cv}/files/{entity['id']}"
-        try:
-            return file_path, wait_for_state(
-                lambda: self.graph.get(file_path, what="read the content file"), "uploadState",
-                "azureStorageUriRequestSuccess", UPLOAD_URI_PENDING,
-                "waiting for the upload URL", self.waits)
-        except UnexpectedStateError as exc:
-            if exc.state in URI_FAILED:
-                try:
-                    self.graph.delete(file_path, what="delete the failed content file")
-                except IntuneStepError as gone:
-                    self.reporter.warning(f"Could not delete the failed content file: "
-                                          f"{gone.one_line()}")
-            raise
-
-    def _upload(self, run: _Run, cast: str, cv: str, lock: AppLock) -> UploadResult:
-        meta = run.meta
-        file_path, entity = again_on_states(
-            lambda: self._content_file(meta, cast, cv), URI_FAILED,
-            "creating the content file again for a new upload URL", self.reporter)
-
-        def read_file() -> dict[str, Any]:
-            return self.graph.get(file_path, what="read the content file")
-
-        target = GraphUploadTarget(self.graph, file_path, entity, self.waits, self.reporter)
-        self.reporter.info(f"Uploading {meta.file_name} ({meta.content.size:,} bytes)")
-        upload = self.uploader.upload(meta.content, target, meta.file_name)
-        lock.check()  # never commit a version while another run holds the app
-        commit_timeout = max(self.waits.timeout, meta.content.size / (5 * 1024 * 1024))
-
-        def commit() -> None:
-            self.graph.post(f"{file_path}/commit",
-                            {"fileEncryptionInfo": upload.encryption_info.to_graph()},
-                            what="commit the content file")
-            wait_for_state(read_file, "uploadState", "commitFileSuccess", COMMIT_PENDING,
-                           "waiting for the commit", self.waits, timeout=commit_timeout)
-
-        # A failed commit is posted once more, as terraform does; a real mismatch fails again.
-        again_on_states(commit, COMMIT_FAILED, "committing again", self.reporter)
-        self.reporter.info(f"Committed content version {cv}")
-        return upload
-
-    def _wait_published(self, app_id: str) -> None:
-        wait_for_state(
-            lambda: self.graph.get(f"{APPS}/{app_id}", what="read app"),
-            "publishingState", "published", ("notPublished", "processing"),
-            "waiting for the app to be published", self.waits,
-        )
 
     # -- once published -------------------------------------------------------------------
     def _finish(self, run: _Run, app_id: str, cv: str, operation: str,
@@ -561,12 +447,6 @@ def _app_version(app: dict[str, Any], meta: AppMetadata) -> str | None:
             return str(app[field])
     return None
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(str(value))
-    except (TypeError, ValueError):
-        return None
 
 
 def _now() -> datetime:
