@@ -60,7 +60,8 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
             outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,
                                      environ=job.env, workspace=job.workspace,
                                      uploader=BlockUploader)  # looked up here: bench swaps it
-        return _report_outcomes(outcomes, options.several, settings, job.setting_name, host)
+        return _report_outcomes(outcomes, options.several, settings.setting_name,
+                                job.setting_name, host)
 
     return _Job(raw, host, workspace, environ).run(publish)
 
@@ -113,13 +114,16 @@ def _setting_name(raw: Mapping[str, str | None]) -> str | None:
     return (raw.get("setting-name") or "").strip() or None
 
 
-def _report_outcomes(outcomes: list[Outcome], several: bool, settings: Settings,
-                     setting_name: str | None, host: CIHost) -> int:
-    """The one way out of a run that reached its artifacts: outputs, summary, lines, code."""
-    outputs = step_outputs(outcomes, several)
-    if outputs:
-        host.set_outputs(outputs)
-    host.summary(run_markdown(outcomes, several, settings.setting_name, setting_name))
+def _report_outcomes(outcomes: list[Outcome], several: bool, setting_label: str,
+                     given_name: str | None, host: CIHost) -> int:
+    """The one way out of a run that reached its artifacts: outputs, summary, lines, code.
+
+    One path that failed ends like any failed run; ``given_name`` is the setting name the
+    inputs gave (its failure summary shows none when they gave none)."""
+    if not several and outcomes[0].error is not None:
+        return _report_failure(outcomes[0].error, host, given_name)
+    host.set_outputs(step_outputs(outcomes, several))
+    host.summary(run_markdown(outcomes, several, setting_label))
     for outcome in outcomes:
         if outcome.error is not None:
             line = failure_line(outcome.error)

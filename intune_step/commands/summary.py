@@ -13,17 +13,12 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def run_markdown(outcomes: Sequence[Outcome], several: bool, setting_name: str,
-                 given_name: str | None) -> str:
-    """The summary of a run that got as far as publishing. ``given_name`` is the setting
-    name the inputs gave (a failure shows none when they gave none)."""
-    if several:
+def run_markdown(outcomes: Sequence[Outcome], several: bool, setting_name: str) -> str:
+    """The summary of a list or pattern run, or of one path that was published."""
+    result = outcomes[0].result
+    if several or result is None:  # one failed path is reported as a failed run instead
         return several_markdown(outcomes, setting_name)
-    outcome = outcomes[0]
-    if outcome.result is None:
-        return failure_markdown(failure_line(outcome.error) if outcome.error else "",
-                                given_name)
-    return success_markdown(outcome.result, outcome.meta.identity, setting_name)
+    return success_markdown(result, outcomes[0].meta.identity, setting_name)
 
 
 def success_markdown(result: PublishResult, identity: str, setting_name: str) -> str:

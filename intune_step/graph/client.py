@@ -13,7 +13,7 @@ from intune_step.auth.tokens import TokenProvider
 from intune_step.errors import GraphError, PermissionDeniedError, ServiceError
 from intune_step.report import Reporter
 from intune_step.transport.attempts import (
-    Outcome,
+    LastAnswer,
     may_have_arrived,
     request_id_note,
     send_with_retries,
@@ -196,7 +196,7 @@ def _unreachable(what: str, repeatable: bool, error: Exception, attempts: int) -
                         fix="check network access to graph-url; the run can be repeated")
 
 
-def _failure(outcome: Outcome, what: str) -> GraphError:
+def _failure(outcome: LastAnswer, what: str) -> GraphError:
     """The error for Graph's last answer; after a run of transient ones, how long we tried."""
     error = graph_error(outcome.response, what)
     if outcome.exhausted:

@@ -154,11 +154,9 @@ def publish_all(
 def _attempt(outcome: Outcome, publish: Callable[[], PublishResult], raise_bugs: bool) -> None:
     try:
         outcome.result = publish()
-    except IntuneStepError as exc:
-        outcome.error = exc
-    except Exception as exc:  # a bug: recorded for this file, the others go on
-        if raise_bugs:
-            raise
+    except Exception as exc:  # recorded for this file; the others go on
+        if raise_bugs and not isinstance(exc, IntuneStepError):
+            raise  # a bug, and its traceback was asked for
         outcome.error = exc
 
 

@@ -22,7 +22,7 @@ Send = Callable[[], httpx.Response]
 
 
 @dataclass(frozen=True)
-class Outcome:
+class LastAnswer:
     """The answer the loop stopped at, and what it took to get there."""
 
     response: httpx.Response
@@ -59,7 +59,7 @@ def send_with_retries(
     repeat_sent: bool = True,
     stop: Callable[[], bool] | None = None,
     unreachable: Callable[[Exception, int], Exception] | None = None,
-) -> Outcome:
+) -> LastAnswer:
     """Call ``send`` until its answer is not one of ``statuses`` or the policy's tries run out.
 
     - ``warn`` gets one line per retry: ``{what}: HTTP 503{detail}; retrying in 2.0s
@@ -94,9 +94,9 @@ def send_with_retries(
             if recover is not None and recover(response):
                 continue
             if response.status_code not in statuses:
-                return Outcome(response, attempt, waited, exhausted=False)
+                return LastAnswer(response, attempt, waited, exhausted=False)
             if attempt >= policy.attempts or (stop is not None and stop()):
-                return Outcome(response, attempt, waited, exhausted=True)
+                return LastAnswer(response, attempt, waited, exhausted=True)
             delay = policy.delay_for(attempt, response)
             failure = f"HTTP {response.status_code}{detail(response) if detail else ''}"
         if warn is not None:
