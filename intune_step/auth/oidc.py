@@ -22,6 +22,7 @@ import httpx
 from intune_step.errors import AuthError, ServiceError, SettingsError
 from intune_step.report import Reporter
 from intune_step.transport.attempts import THROTTLED_OR_5XX, Send, send_with_retries
+from intune_step.transport.diagnose import diagnose
 from intune_step.transport.http import safe_url
 from intune_step.transport.retry import RetryPolicy
 
@@ -214,8 +215,11 @@ def _send(retry: RetryPolicy, what: str, request: Send) -> httpx.Response:
 
 
 def _unreachable(what: str, error: Exception, attempts: int) -> ServiceError:
-    return ServiceError(f"cannot reach {what}: {type(error).__name__}",
-                        fix="check network access from the runner")
+    problem = diagnose(error, what)
+    if problem is None:
+        return ServiceError(f"cannot reach {what}: {type(error).__name__}",
+                            fix="check network access from the runner")
+    return ServiceError(f"cannot reach {what}: {problem.sentence()}", fix=problem.fix)
 
 
 def _json_field(response: httpx.Response, name: str, what: str) -> str:

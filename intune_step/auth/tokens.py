@@ -11,6 +11,7 @@ import msal
 
 from intune_step.auth.credentials import ClientCredential, secret_credential
 from intune_step.auth.oidc import describe_claims
+from intune_step.config.clouds import cloud_for_login_host, known_login_hosts
 from intune_step.config.settings import Settings
 from intune_step.errors import AuthError, ServiceError
 from intune_step.report import Reporter
@@ -20,6 +21,8 @@ from intune_step.transport.attempts import (
     request_id_note,
     send_with_retries,
 )
+from intune_step.transport.deadline import Deadline
+from intune_step.transport.diagnose import diagnose
 from intune_step.transport.retry import RetryPolicy
 
 ENTRA_RETRY = RetryPolicy(attempts=5, max_delay=30.0)
@@ -46,17 +49,18 @@ class MsalHttpClient:
 
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
              **kwargs: Any) -> httpx.Response:
-        return self._retrying(lambda: self._client.post(
-            url, params=params, data=self._text_form(data), headers=headers,
-            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
+        deadline = Deadline(self._retry.deadline)
+        return self._retrying(lambda: deadline.send(
+            self._client, "POST", url, params=params, data=self._text_form(data),
+            headers=headers), deadline)
 
     def get(self, url: str, params: Any = None, headers: Any = None,
             **kwargs: Any) -> httpx.Response:
-        return self._retrying(lambda: self._client.get(
-            url, params=params, headers=headers,
-            timeout=kwargs.get("timeout", httpx.USE_CLIENT_DEFAULT)))
+        deadline = Deadline(self._retry.deadline)
+        return self._retrying(lambda: deadline.send(
+            self._client, "GET", url, params=params, headers=headers), deadline)
 
-    def _retrying(self, send: Send) -> httpx.Response:
+    def _retrying(self, send: Send, deadline: Deadline) -> httpx.Response:
         """Retry 429 and 5xx here, below MSAL: MSAL would replay a cached failure until its
         Retry-After, and would report a final one as a credential problem or an exception.
         Entra throttling or down is a service failure (exit 3), never bad input.
@@ -64,7 +68,8 @@ class MsalHttpClient:
         outcome = send_with_retries(
             send, self._retry, "sign-in",
             warn=self._reporter.warning if self._reporter is not None else None,
-            statuses=THROTTLED_OR_5XX, detail=request_id_note("x-ms-request-id"), errors=())
+            statuses=THROTTLED_OR_5XX, detail=request_id_note("x-ms-request-id"), errors=(),
+            deadline=deadline)
         if outcome.exhausted:
             raise ServiceError(
                 f"sign-in failed: the login host answered HTTP {outcome.response.status_code} "
@@ -166,10 +171,7 @@ class TokenProvider:
                 fix="check the tenant and host in auth-url",
             ) from exc
         except httpx.HTTPError as exc:
-            raise ServiceError(
-                f"cannot reach the login host of auth-url: {type(exc).__name__}",
-                fix="check network access to the login host and auth-url",
-            ) from exc
+            raise unreachable_login_host(exc, settings) from exc
 
     def token(self, force_refresh: bool = False) -> str:
         with self._lock:
@@ -178,10 +180,7 @@ class TokenProvider:
             try:
                 result = self._app.acquire_token_for_client(scopes=[self._settings.scope])
             except httpx.HTTPError as exc:
-                raise ServiceError(
-                    f"cannot reach the login host: {type(exc).__name__}",
-                    fix="check network access to the login host",
-                ) from exc
+                raise unreachable_login_host(exc, self._settings) from exc
             except ValueError as exc:
                 raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
                                 fix="check the tenant and host in auth-url") from exc
@@ -190,3 +189,22 @@ class TokenProvider:
         token = str(result["access_token"])
         self._reporter.mask(token)
         return token
+
+
+def unreachable_login_host(error: httpx.HTTPError, settings: Settings) -> ServiceError:
+    """Sign-in could not talk to the login host: which host, why, and what to do.
+
+    A host that belongs to no Microsoft cloud and does not resolve is most often a typo in
+    auth-url: then the fix lists the hosts of each cloud.
+    """
+    host = httpx.URL(settings.authority).host
+    problem = diagnose(error, host)
+    if problem is None:  # pragma: no cover - MSAL's transport raises only transport errors
+        return ServiceError(f"sign-in failed: cannot reach {host}: {type(error).__name__}",
+                            fix="check network access to the login host")
+    cause, fix = problem.sentence(), problem.fix
+    if cloud_for_login_host(host) is None:
+        cause += f"; {host} is not a known Entra login host"
+        if problem.cause == "DNS lookup failed":
+            fix = f"check the host in auth-url ({known_login_hosts()})"
+    return ServiceError(f"sign-in failed: {cause}", fix=fix)

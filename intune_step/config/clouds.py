@@ -61,6 +61,17 @@ def cloud_for_login_host(host: str) -> Cloud | None:
     return next((c for c in CLOUDS if host in c.login_hosts), None)
 
 
+def known_login_hosts() -> str:
+    """Each cloud's login hosts, for a message: ``the public cloud: login.microsoftonline.com,
+    ...; US Government: ...``."""
+    by_hosts: dict[tuple[str, ...], str] = {}
+    for cloud in CLOUDS:
+        # GCC High and DoD share their login host: name the government, not one of them.
+        title = "US Government" if cloud.login_hosts == USGOV_LOGIN else cloud.title
+        by_hosts.setdefault(cloud.login_hosts, title)
+    return "; ".join(f"{title}: {', '.join(hosts)}" for hosts, title in by_hosts.items())
+
+
 def cloud_for_graph_host(host: str) -> Cloud | None:
     host = host.lower()
     return next((c for c in CLOUDS if c.graph_host == host), None)

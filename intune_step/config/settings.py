@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from intune_step.config.clouds import PUBLIC_AUDIENCE, Cloud, resolve_cloud
+from intune_step.config.clouds import PUBLIC_AUDIENCE, Cloud, known_login_hosts, resolve_cloud
 from intune_step.config.credentials import choose_credential, credential_fields
 from intune_step.config.text import GUID, clean, parse_bool
 from intune_step.errors import SettingsError
@@ -104,8 +104,10 @@ def _graph_url(raw_graph: str | None, login_host: str) -> tuple[str, Cloud | Non
     cloud = resolve_cloud(login_host, None)
     if cloud is None:
         raise SettingsError(
-            f"graph-url is needed: {login_host} is not a known Microsoft login host",
-            fix="set graph-url to the Graph base URL of that environment",
+            f"auth-url's host {login_host} is not a known Entra login host "
+            f"({known_login_hosts()})",
+            fix="correct the host in auth-url; only for a private test service (an emulator) "
+                "set graph-url to its Graph URL",
         )
     return cloud.graph_url, cloud
 

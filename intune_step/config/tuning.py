@@ -35,6 +35,9 @@ KNOBS = (
          "bytes per upload block, rounded up to a multiple of 16"),
     Knob("INTUNE_RETRY_BASE_DELAY", "retry_base_delay", "seconds", "1",
          "the first backoff delay of every retry (doubling per attempt); a Retry-After wins"),
+    Knob("INTUNE_REQUEST_DEADLINE", "request_deadline", "seconds", "120",
+         "the longest one request to Entra, Graph or Blob may wait for answers, its retries "
+         "included (a stalled call then fails, naming it)"),
     Knob("INTUNE_POLL_INTERVAL", "poll_interval", "seconds", "0.5 (up to 10)",
          "the first interval when polling an Intune state; later polls back off to 20 times it"),
     Knob("INTUNE_WAIT_TIMEOUT", "wait_timeout", "seconds", "600",
@@ -66,6 +69,7 @@ class Tuning:
     blocks_in_flight: int | None = None
     block_size: int | None = None
     retry_base_delay: float | None = None
+    request_deadline: float | None = None
     poll_interval: float | None = None
     wait_timeout: float | None = None
     lock_stale: float | None = None

@@ -21,6 +21,10 @@ class Fault:
     error body for ``status``; a dict is sent as JSON, str/bytes as they are. A 429 carries
     Retry-After only when ``headers`` says so.
 
+    With ``never_answer`` the request is taken and no answer ever comes: the connection stays
+    open, silent, until the emulator stops (a stalled service, which only the client's own
+    deadline ends).
+
     ``action`` runs when the fault fires, before the answer (e.g. ``emu.expire_sas_now`` on the
     third block); with ``passthrough`` the request is then served as usual, so a rule can
     change the world at an exact point of a flow without answering for it.
@@ -35,6 +39,7 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | str | bytes | None = None
     drop_connection: bool = False
+    never_answer: bool = False
     action: Callable[[], object] | None = None
     passthrough: bool = False
     seen: int = field(default=0, init=False)

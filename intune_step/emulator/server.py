@@ -130,6 +130,11 @@ class _Handler(BaseHTTPRequestHandler):
             fault.action()
         if fault is not None and fault.passthrough:
             fault = None
+        if fault is not None and fault.never_answer:
+            self._record(request, 0)
+            self.server.stopping.wait()
+            self.close_connection = True
+            return
         if fault is not None and fault.drop_connection:
             self._record(request, 0)
             self.close_connection = True
@@ -223,6 +228,7 @@ class _TLSServer(ThreadingHTTPServer):
         self.record = record
         self._conns: set[ssl.SSLSocket] = set()
         self._conns_lock = threading.Lock()
+        self.stopping = threading.Event()  # releases requests held by a never-answer fault
         super().__init__(address, _Handler)
 
     def server_bind(self) -> None:
@@ -298,6 +304,7 @@ class Listener:
         self._thread.start()
 
     def stop(self) -> None:
+        self._server.stopping.set()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)

@@ -18,8 +18,10 @@ from intune_step.transport.attempts import (
     request_id_note,
     send_with_retries,
 )
+from intune_step.transport.deadline import Deadline
+from intune_step.transport.diagnose import diagnose
 from intune_step.transport.http import safe_url
-from intune_step.transport.retry import RetryPolicy
+from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
 
 REQUIRED_PERMISSION = "DeviceManagementApps.ReadWrite.All"
 
@@ -130,12 +132,16 @@ class GraphClient:
         content = None if json_body is None else json.dumps(json_body, ensure_ascii=False).encode()
         headers = {} if content is None else {"Content-Type": "application/json; charset=utf-8"}
         bearer = _Bearer(self._tokens, self._reporter, what)
+        deadline = Deadline(self._retry.deadline)
         outcome = send_with_retries(
-            lambda: self._http.request(method, url, content=content, params=params,
-                                       headers={**bearer.header(), **headers}),
+            lambda: deadline.send(self._http, method, url, content=content, params=params,
+                                  headers={**bearer.header(), **headers}),
             self._retry, what, warn=self._reporter.warning, detail=request_id_note("request-id"),
+            # A read may meet a passing 500; reading again changes nothing on the service.
+            statuses=RETRY_STATUSES | {500} if method == "GET" else RETRY_STATUSES,
             recover=bearer.sign_in_again, repeat_sent=retry_on_connection_reset,
-            unreachable=partial(_unreachable, what, retry_on_connection_reset))
+            unreachable=partial(_unreachable, what, retry_on_connection_reset, deadline),
+            deadline=deadline)
         if outcome.response.is_error:
             raise _failure(outcome, what)
         return _json_result(outcome.response)
@@ -187,13 +193,24 @@ class _Bearer:
         return True
 
 
-def _unreachable(what: str, repeatable: bool, error: Exception, attempts: int) -> ServiceError:
+def _unreachable(what: str, repeatable: bool, deadline: Deadline, error: Exception,
+                 attempts: int) -> ServiceError:
     # A POST that may have reached the service is only retried when the caller says a
     # duplicate is harmless; a refused connection never reached it.
     unsafe = not repeatable and may_have_arrived(error)
     note = " (not repeated: it may have reached Graph)" if unsafe else ""
-    return ServiceError(f"{what} failed: {type(error).__name__} after {attempts} attempt(s){note}",
-                        fix="check network access to graph-url; the run can be repeated")
+    tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
+    if isinstance(error, httpx.TimeoutException) and deadline.expired():
+        return ServiceError(
+            f"{what} stalled: no complete answer within {deadline.seconds:g} s "
+            f"({type(error).__name__}, {tries}){note}",
+            fix="Graph is slow or stuck on this call; re-run the step later "
+                "(INTUNE_REQUEST_DEADLINE sets the limit)")
+    problem = diagnose(error, "graph-url's host")
+    if problem is None:  # pragma: no cover - only transport errors are retried here
+        return ServiceError(f"{what} failed: {type(error).__name__} after {tries}{note}",
+                            fix="check network access to graph-url; the run can be repeated")
+    return ServiceError(f"{what} failed: {problem.sentence()}, {tries}{note}", fix=problem.fix)
 
 
 def _failure(outcome: LastAnswer, what: str) -> GraphError:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from intune_step.transport.deadline import Deadline
+from intune_step.transport.diagnose import is_permanent
 from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
 
 # What Entra and the CI token services may answer when busy or down: 429 and every 5xx.
@@ -59,6 +61,7 @@ def send_with_retries(
     repeat_sent: bool = True,
     stop: Callable[[], bool] | None = None,
     unreachable: Callable[[Exception, int], Exception] | None = None,
+    deadline: Deadline | None = None,
 ) -> LastAnswer:
     """Call ``send`` until its answer is not one of ``statuses`` or the policy's tries run out.
 
@@ -69,7 +72,9 @@ def send_with_retries(
     - ``errors`` are the exceptions worth another try (none: they go straight up). One raised
       after the request may have gone out is repeated only when ``repeat_sent``: a POST that
       creates something must not run twice.
-    - ``stop`` returning True ends the retrying (the job is cancelled, a sibling failed).
+    - ``stop`` returning True ends the retrying (the job is cancelled, a sibling failed); so
+      does a spent ``deadline`` (the network time the call may use, see deadline.py), and a
+      connection failure that another try cannot cure (an untrusted certificate).
     - When an error is not tried again, ``unreachable(error, attempts)`` words the exception
       raised (chained to the error); without it the error itself goes up.
 
@@ -78,13 +83,18 @@ def send_with_retries(
     """
     attempt = 0
     waited = 0.0
+
+    def give_up() -> bool:
+        return (attempt >= policy.attempts or (stop is not None and stop())
+                or (deadline is not None and deadline.expired()))
+
     while True:
         attempt += 1
         try:
             response = send()
         except errors as exc:
             unsafe = not repeat_sent and may_have_arrived(exc)
-            if unsafe or attempt >= policy.attempts or (stop is not None and stop()):
+            if unsafe or is_permanent(exc) or give_up():
                 if unreachable is None:
                     raise
                 raise unreachable(exc, attempt) from exc
@@ -95,7 +105,7 @@ def send_with_retries(
                 continue
             if response.status_code not in statuses:
                 return LastAnswer(response, attempt, waited, exhausted=False)
-            if attempt >= policy.attempts or (stop is not None and stop()):
+            if give_up():
                 return LastAnswer(response, attempt, waited, exhausted=True)
             delay = policy.delay_for(attempt, response)
             failure = f"HTTP {response.status_code}{detail(response) if detail else ''}"

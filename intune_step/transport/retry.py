@@ -26,14 +26,19 @@ class RetryPolicy:
     attempts: int = 7
     base_delay: float = 1.0
     max_delay: float = 60.0
+    # Seconds one call may spend waiting on the network over all its tries (deadline.py).
+    deadline: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
     jitter: Callable[[float, float], float] = field(default=random.uniform, compare=False)
 
     def tuned(self, tuning: Tuning) -> RetryPolicy:
-        """This policy with the operator's first backoff delay, when one is set."""
-        if tuning.retry_base_delay is None:
-            return self
-        return replace(self, base_delay=tuning.retry_base_delay)
+        """This policy with the operator's first backoff delay and deadline, where set."""
+        tuned = self
+        if tuning.retry_base_delay is not None:
+            tuned = replace(tuned, base_delay=tuning.retry_base_delay)
+        if tuning.request_deadline is not None:
+            tuned = replace(tuned, deadline=tuning.request_deadline)
+        return tuned
 
     def backoff(self, attempt: int) -> float:
         """Delay before retry number ``attempt`` (1-based) when the server gave no hint."""

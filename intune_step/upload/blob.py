@@ -30,6 +30,8 @@ from intune_step.crypto import OUT_SLACK, FileEncryptionInfo, HashThread, Pipeli
 from intune_step.errors import UploadError
 from intune_step.report import Reporter
 from intune_step.transport.attempts import send_with_retries
+from intune_step.transport.deadline import Deadline
+from intune_step.transport.diagnose import diagnose
 from intune_step.transport.retry import RetryPolicy
 
 MiB = 1024 * 1024
@@ -337,9 +339,12 @@ def _blob_detail(response: httpx.Response) -> str:
 
 
 def _unreachable(error: Exception, attempts: int) -> UploadError:
+    problem = diagnose(error, "Azure Storage")
+    why = problem.sentence() if problem else type(error).__name__
     return UploadError(
-        f"blob upload failed: {type(error).__name__} after {attempts} attempts",
-        fix="check network access to Azure Storage (*.blob.core.windows.net); re-run the step",
+        f"blob upload failed: {why}, {attempts} attempt{'s' if attempts != 1 else ''}",
+        fix=problem.fix if problem else
+        "check network access to Azure Storage (*.blob.core.windows.net); re-run the step",
     )
 
 
@@ -395,15 +400,16 @@ class BlockUploader:
              content_type: str, abort: threading.Event | None = None) -> None:
         sent_to = ""  # the SAS URI of the latest try
         renewed_for: str | None = None
+        deadline = Deadline(self._retry.deadline)
 
         def send() -> httpx.Response:
             nonlocal sent_to
             sent_to = target.uri()
-            return self._http.put(
-                f"{sent_to}&{query}",
+            return deadline.send(
+                self._http, "PUT", f"{sent_to}&{query}",
                 # A fresh iterator per attempt; the explicit length keeps it unchunked.
-                # httpx sends memoryviews as they are (its types say bytes): no copy.
-                content=_pieces(memoryview(data)),  # type: ignore[arg-type]
+                # httpx sends memoryviews as they are: no copy.
+                content=_pieces(memoryview(data)),
                 # No x-ms-blob-type: it is a Put Blob header, and Azurite takes a block
                 # list sent with it for a Put Blob of the XML itself.
                 headers={"Content-Type": content_type, "Content-Length": str(len(data))},
@@ -423,7 +429,7 @@ class BlockUploader:
         outcome = send_with_retries(
             send, self._retry, "blob upload", warn=self._reporter.warning,
             statuses=BLOB_RETRY_STATUSES, detail=_blob_detail, recover=renew,
-            stop=lambda: self._stopping(abort), unreachable=_unreachable)
+            stop=lambda: self._stopping(abort), unreachable=_unreachable, deadline=deadline)
         response, attempt = outcome.response, outcome.attempts
         if response.status_code == 201:
             return

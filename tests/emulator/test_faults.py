@@ -53,6 +53,19 @@ def test_drop_connection_on_third_blob_put(emu: Emulator, api: Api) -> None:
     assert blob_log == [201, 201, 0, 201]
 
 
+def test_never_answer_holds_the_request_until_the_client_gives_up(
+    emu: Emulator, api: Api
+) -> None:
+    assert api.token  # sign in first: only the Graph read is held
+    emu.faults.add(Fault("graph", "GET", r"/mobileApps$", never_answer=True))
+    with pytest.raises(httpx.ReadTimeout):
+        api.call("GET", APPS, timeout=0.5)
+    assert [(r.path.rsplit("/", 1)[-1], r.status) for r in emu.request_log
+            if r.service == "graph"] == [("mobileApps", 0)]
+    assert len(emu.faults) == 0  # fired once; the next request is served again
+    assert api.call("GET", APPS).status_code == 200
+
+
 def test_blob_and_login_faults_have_service_shapes(emu: Emulator, api: Api) -> None:
     emu.faults.add(Fault("login", "POST", r"/token$", status=503))
     failed = api.token_response()

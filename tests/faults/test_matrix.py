@@ -153,6 +153,9 @@ SURVIVED = [
          expect=("azureStorageUriRequestTimedOut", "creating the content file again")),
     Case("patch-cooldown-after-commit", config={"patch_cooldown_s": 1.0},
          expect=("An error has occurred", "trying again")),
+    # A read is safe to repeat, so a passing 500 on one is retried (a write's 500 is not).
+    Case("graph-500-once-on-a-read", add(Fault("graph", "GET", FILE_PATH, status=500)),
+         expect=("HTTP 500", "retrying"), retries=1),
 ]
 
 FAILED = [
@@ -165,13 +168,15 @@ FAILED = [
     Case("graph-dropped-connection-on-create",
          add(Fault("graph", "POST", r"/mobileApps$", drop_connection=True)),
          survives=False, request_id=False,
-         expect=("create the app failed: RemoteProtocolError", "not repeated")),
+         expect=("create the app failed: the connection broke before an answer from",
+                 "(RemoteProtocolError)", "not repeated")),
     Case("blob-503-forever",
          add(Fault("blob", "PUT", r"comp=block&", status=503, times=None)),
          survives=False, expect=("blob upload failed: HTTP 503 ServerBusy",)),
     Case("blob-connection-dropped-forever",
          add(Fault("blob", "PUT", r"comp=block&", times=None, drop_connection=True)),
-         survives=False, request_id=False, expect=("blob upload failed: RemoteProtocolError",)),
+         survives=False, request_id=False,
+         expect=("blob upload failed: the connection broke", "(RemoteProtocolError)")),
     Case("sas-expired-and-renewal-fails-every-time",
          lambda emu: (emu.fail_renewal(times=50),
                       act("blob", "PUT", r"comp=block&", 1, lambda e: e.expire_sas_now)(emu)),
@@ -193,6 +198,12 @@ FAILED = [
          add(Fault("login", "POST", r"/token$", status=429, times=None)),
          survives=False, expect=("sign-in failed: the login host answered HTTP 429",
                                  "gave up after 5 attempts")),
+    # Graph takes a read and never answers: the call's deadline ends it, naming the call.
+    Case("graph-read-never-answered",
+         add(Fault("graph", "GET", FILE_PATH, never_answer=True, times=None)),
+         env={"INTUNE_REQUEST_DEADLINE": "1"}, survives=False, request_id=False,
+         expect=("read the content file stalled: no complete answer within 1 s",
+                 "ReadTimeout")),
     Case("token-refused-every-time",
          add(Fault("graph", "POST", r"/contentVersions$", status=401, times=None)),
          survives=False, expect=("HTTP 401",)),

@@ -55,8 +55,18 @@ def test_malformed_auth_url_names_the_fix(auth_url: str, message: str) -> None:
     assert "login.microsoftonline.com/<tenant-id>/oauth2/v2.0/token" in caught.value.one_line()
 
 
-def test_unknown_login_host_needs_graph_url() -> None:
-    with pytest.raises(SettingsError, match="graph-url is needed"):
+def test_unknown_login_host_is_named_with_every_clouds_hosts() -> None:
+    # A typo in the login host must not be answered with "set graph-url".
+    typo = "https://login.microsoftonlin.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    with pytest.raises(SettingsError) as caught:
+        build_settings(raw(**{"auth-url": typo}))
+    line = caught.value.one_line()
+    assert "login.microsoftonlin.com is not a known Entra login host" in line
+    for host in ("login.microsoftonline.com", "login.microsoftonline.us",
+                 "login.chinacloudapi.cn"):
+        assert host in line
+    assert "correct the host in auth-url" in line
+    with pytest.raises(SettingsError, match="not a known Entra login host"):
         build_settings(raw(**{"auth-url": "https://127.0.0.1:8443/t/oauth2/v2.0/token"}))
     settings = build_settings(raw(**{"auth-url": "https://127.0.0.1:8443/t/oauth2/v2.0/token",
                                      "graph-url": "https://127.0.0.1:9443/"}))

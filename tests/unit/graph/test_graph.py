@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 
 import httpx
 import pytest
@@ -111,3 +112,35 @@ def test_connection_errors_retry_and_a_sent_create_is_not_repeated(
     with pytest.raises(ServiceError, match="ReadTimeout"):
         graph.post("deviceAppManagement/mobileApps", {}, idempotent=False)
     assert len(httpx_mock.get_requests(method="POST", url=APPS)) == 1
+
+
+def test_a_read_retries_a_500_and_a_write_does_not(
+    httpx_mock: HTTPXMock, graph: GraphClient, sleeps: Sleeps
+) -> None:
+    httpx_mock.add_response(method="GET", url=APPS, status_code=500,
+                            json=intune_error("InternalServerError", "An error has occurred"))
+    httpx_mock.add_response(method="GET", url=APPS, json={"value": []})
+    assert graph.get("deviceAppManagement/mobileApps") == {"value": []}
+    assert len(sleeps) == 1
+    httpx_mock.add_response(method="POST", url=APPS, status_code=500,
+                            json=intune_error("InternalServerError", "An error has occurred"))
+    with pytest.raises(GraphError, match="HTTP 500"):
+        graph.post("deviceAppManagement/mobileApps", {})
+    assert len(httpx_mock.get_requests(method="POST", url=APPS)) == 1
+    assert len(sleeps) == 1
+
+
+def test_an_untrusted_certificate_is_not_retried(
+    httpx_mock: HTTPXMock, graph: GraphClient, sleeps: Sleeps
+) -> None:
+    verify = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    verify.verify_message = "unable to get local issuer certificate"
+    error = httpx.ConnectError("verify failed")
+    error.__cause__ = verify
+    httpx_mock.add_exception(error, method="GET", url=APPS)
+    with pytest.raises(ServiceError) as caught:
+        graph.get("deviceAppManagement/mobileApps")
+    line = caught.value.one_line()
+    assert "TLS certificate verification failed (unable to get local issuer certificate)" in line
+    assert "SSL_CERT_FILE" in line
+    assert sleeps == []  # another try could not have helped
