@@ -72,6 +72,23 @@ def publish(file: Path, **options: Any) -> None:
     sys.exit(run_publish(raw, host))
 
 
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_input_options
+def rollback(file: Path, **options: Any) -> None:
+    """Move the assignments of FILE's version (a Win32 app published with versioning: new-app)
+    back to the version before it. iOS and Android apps cannot go back: it says so."""
+    raw: dict[str, str | None] = {"file": str(file)}
+    for key, value in options.items():
+        name = key.replace("_", "-")
+        raw[name] = ("true" if value else None) if name in BOOLEAN_INPUTS else value
+    from intune_step.commands.run import mask_secret_inputs, run_rollback
+
+    host = LocalHost()
+    mask_secret_inputs(raw, host)
+    sys.exit(run_rollback(raw, host))
+
+
 # The inputs that decide where and as whom to sign in: all that `check` needs.
 CHECK_INPUTS = ("client-id", "client-secret", "auth-url", "credential", "certificate",
                 "certificate-file", "certificate-password", "send-certificate-chain",

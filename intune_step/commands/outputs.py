@@ -13,6 +13,7 @@ from typing import Any
 
 from intune_step.commands.failures import failure_line
 from intune_step.publish.result import PublishResult
+from intune_step.publish.rollback import RollbackResult
 from intune_step.publish.several import Outcome
 
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
@@ -65,3 +66,8 @@ def _result_entry(outcome: Outcome, fields: dict[str, str] | None) -> dict[str, 
 def run_exit_code(outcomes: Sequence[Outcome]) -> int:
     """0 when every artifact is published, else the first failed one's code (input order)."""
     return next((o.exit_code for o in outcomes if o.exit_code), 0)
+
+
+def rollback_outputs(result: RollbackResult) -> dict[str, str]:
+    """A rollback's outputs: the version that holds the assignments now, and what happened."""
+    return {"app-id": result.app_id, "operation": result.operation}

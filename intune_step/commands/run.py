@@ -18,14 +18,14 @@ from pathlib import Path
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
 from intune_step.commands.failures import exit_code, failure_line
-from intune_step.commands.outputs import run_exit_code, step_outputs
+from intune_step.commands.outputs import rollback_outputs, run_exit_code, step_outputs
 from intune_step.commands.summary import failure_markdown, run_markdown
 from intune_step.config.named_settings import apply_named_setting
 from intune_step.config.options import build_options
 from intune_step.config.settings import Settings, build_settings
 from intune_step.config.tuning import Tuning
 from intune_step.errors import EXIT_OK, IntuneStepError
-from intune_step.publish.api import publish_files
+from intune_step.publish.api import publish_files, rollback
 from intune_step.publish.several import Outcome
 from intune_step.transport.http import make_client
 from intune_step.upload.blob import BlockUploader
@@ -64,6 +64,22 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
                                 job.setting_name, host)
 
     return _Job(raw, host, workspace, environ).run(publish)
+
+
+def run_rollback(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> int:
+    """Move a bad Win32 version's assignments back to the version before it."""
+
+    def roll_back(job: _Job) -> int:
+        with _sigterm_as_exception():
+            settings = job.settings()
+            options = build_options(job.raw, job.workspace)
+            result = rollback(settings, options, reporter=host, tuning=job.tuning,
+                              environ=job.env, workspace=job.workspace)
+        host.set_outputs(rollback_outputs(result))
+        return EXIT_OK
+
+    return _Job(raw, host, workspace, environ).run(roll_back)
 
 
 def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,

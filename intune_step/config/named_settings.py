@@ -25,7 +25,7 @@ DEFAULT_FILE = "intune-step.yml"
 # Entry keys that are inputs of the same name (none of them a secret).
 PLAIN_KEYS = ("client-id", "auth-url", "graph-url", "expected-tenant", "credential",
               "certificate-file", "send-certificate-chain", "federated-token-env",
-              "federated-token-file", "service-connection-id")
+              "federated-token-file", "service-connection-id", "versioning")
 # Entry key -> the secret input it fills from that environment variable.
 SECRET_REFERENCES = {"client-secret-env": "client-secret", "certificate-env": "certificate",
                      "certificate-password-env": "certificate-password"}

@@ -14,6 +14,7 @@ from typing import Any
 
 from intune_step.config.assignments import Assignment, parse_assignments
 from intune_step.config.files import names_a_list, resolve_files
+from intune_step.config.lifecycle import parse_versioning
 from intune_step.config.overrides import (
     parse_bundle_id,
     parse_macos_app_type,
@@ -48,6 +49,7 @@ class PublishOptions:
     lock_timeout: int = DEFAULT_LOCK_TIMEOUT
     # App-type inputs (config/overrides.py, config/win32.py): what the file cannot say.
     win32: Win32Config | None = None
+    versioning: str = "in-place"  # Win32: in-place | new-app (config/lifecycle.py)
     bundle_id: str | None = None
     bundle_version: str | None = None
     macos_app_type: str = "pkg"  # pkg: macOSPkgApp; lob: macOSLobApp (a .pkg only)
@@ -85,6 +87,7 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         allow_downgrade=parse_bool("allow-downgrade", clean(raw, "allow-downgrade")),
         lock_timeout=_lock_timeout(clean(raw, "lock-timeout")),
         win32=parse_win32(raw.get("win32"), workspace),
+        versioning=parse_versioning(clean(raw, "versioning")),
         bundle_id=parse_bundle_id(clean(raw, "bundle-id")),
         bundle_version=clean(raw, "bundle-version"),
         macos_app_type=parse_macos_app_type(raw.get("macos-app-type")),

@@ -12,10 +12,12 @@ import base64
 import datetime as dt
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from intune_step.config import lifecycle
+from intune_step.config.lifecycle import Lifecycle, parse_lifecycle
 from intune_step.config.paths import in_workspace
 from intune_step.config.text import BRACED_GUID
 from intune_step.config.yamlinput import load_mapping
@@ -35,6 +37,7 @@ KEYS = (
     "minimum-windows-release",
     "display-version",
     "allow-available-uninstall",
+    *lifecycle.KEYS,
 )
 RULE_KINDS = ("file", "registry", "msi", "script")
 RULE_KEYS: dict[str, tuple[str, ...]] = {
@@ -85,6 +88,8 @@ class Win32Config:
     minimum_windows_release: str | None = None
     display_version: str | None = None
     allow_available_uninstall: bool | None = None
+    # How versions live together (config/lifecycle.py): supersedence, retention, dependencies.
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
 
 
 # --- parsing the input ---------------------------------------------------------------------
@@ -131,6 +136,7 @@ class _Parser:
             minimum_windows_release=_release(data),
             display_version=_text(data, "display-version", numbers=True),
             allow_available_uninstall=_bool(data, "allow-available-uninstall"),
+            lifecycle=parse_lifecycle(data),
         )
 
     def _rules(self, data: Mapping[str, Any], key: str,

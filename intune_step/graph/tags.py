@@ -9,6 +9,8 @@ tags, each appended after the user's own notes and replaced, never duplicated:
   The committed-content tag is written in the same PATCH as ``committedContentVersion``, so it
   never claims content that is not committed.
 - ``[intune-step-lock:<run>:<utc>]`` while a run is publishing (see lock.py).
+- Marks, kept as they are by every rewrite of the tags: ``[intune-step-rollback:<utc>:to=<id>]``
+  on a version whose assignments a rollback moved back to an earlier version.
 
 Identity and run ids are percent-encoded so ``:`` ``[`` ``]`` and spaces cannot break a tag.
 """
@@ -23,7 +25,8 @@ from urllib.parse import quote, unquote
 SAFE = "._-{}@"
 _CONTENT = re.compile(r"\[intune-step:([^\]\[:\s]+):([^\]\[:\s]+)((?::[a-z0-9]+=[^\]\[:\s]*)*)\]")
 _LOCK = re.compile(r"\[intune-step-lock:([^\]\[:\s]+):(\d{8}T\d{6}Z)\]")
-_ANY = re.compile(r"\s*\[intune-step(?:-lock)?:[^\]\[]*\]")
+_ANY = re.compile(r"\s*\[intune-step(?:-[a-z]+)?:[^\]\[]*\]")
+_MARK = re.compile(r"\[intune-step-(?!lock:)[a-z]+:[^\]\[\s]*\]")
 TIME_FORMAT = "%Y%m%dT%H%M%SZ"
 
 
@@ -96,9 +99,26 @@ def user_notes(notes: str | None) -> str:
     return _ANY.sub("", notes or "").rstrip()
 
 
+def marks(notes: str | None) -> str:
+    """Our marks in ``notes`` (rollback records), in order, as one string."""
+    return "".join(m.group(0) for m in _MARK.finditer(notes or ""))
+
+
+def rollback_mark(to_app: str, when: datetime) -> str:
+    return f"[intune-step-rollback:{when.strftime(TIME_FORMAT)}:to={quote(to_app, safe=SAFE)}]"
+
+
+def with_mark(notes: str | None, mark: str) -> str:
+    """``notes`` with ``mark`` added after our other tags (once)."""
+    text = notes or ""
+    if mark in text:
+        return text
+    return f"{text}{mark}" if _ANY.search(text) or not text else f"{text}\n{mark}"
+
+
 def compose(notes: str | None, content: ContentTag, lock: LockTag | None = None) -> str:
     """The user's notes, then our tags: replacing ours, keeping theirs."""
-    tags = content.render() + (lock.render() if lock else "")
+    tags = content.render() + (lock.render() if lock else "") + marks(notes)
     own = user_notes(notes)
     return f"{own}\n{tags}" if own else tags
 
@@ -107,7 +127,8 @@ def with_lock(notes: str | None, lock: LockTag | None) -> str:
     """``notes`` with its lock tag set to ``lock`` (or removed), all else unchanged."""
     content = content_tag(notes)
     own = user_notes(notes)
-    tags = (content.render() if content else "") + (lock.render() if lock else "")
+    tags = ((content.render() if content else "") + (lock.render() if lock else "")
+            + marks(notes))
     if not tags:
         return own
     return f"{own}\n{tags}" if own else tags

@@ -15,6 +15,7 @@ host at all::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from intune_step.artifacts.base import AppMetadata
@@ -23,9 +24,12 @@ from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
 from intune_step.graph.client import GRAPH_RETRY, GraphClient
+from intune_step.publish import lifecycle
 from intune_step.publish.flow import Publisher
+from intune_step.publish.lifecycle import Win32Lifecycle
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import PublishResult, version_label
+from intune_step.publish.rollback import Rollback, RollbackResult, refuse_type
 from intune_step.publish.several import Outcome, prepare_all, publish_all
 from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
@@ -74,6 +78,8 @@ def publish_files(
         def publish_one(meta: AppMetadata, file_options: PublishOptions,
                         own: Reporter) -> PublishResult:
             publisher = Publisher(settings, graph, blocks.reporting_to(own), own, tuning=tuning)
+            if lifecycle.applies(meta, file_options):
+                return Win32Lifecycle(publisher, graph, own).publish(meta, file_options)
             return publisher.publish(meta, file_options)
 
         return publish_all(metas, options, reporter, publish_one, workspace,
@@ -90,3 +96,20 @@ def read_files(settings: Settings, options: PublishOptions,
         reporter.info(f"{meta.file_name}: {meta.app_type} {meta.identity} "
                       f"{version_label(meta)}")
     return metas
+
+
+def rollback(settings: Settings, options: PublishOptions, *, reporter: Reporter | None = None,
+             tuning: Tuning | None = None, environ: Mapping[str, str] | None = None,
+             workspace: Path | None = None) -> RollbackResult:
+    """Move the assignments of the file's version (or ``options.app_id``) back to the
+    version before it; refuses app types that cannot go back (publish/rollback.py)."""
+    reporter = reporter or LoggingReporter()
+    tuning = tuning or Tuning()
+    [meta] = read_files(settings, replace(options, several=False), reporter)
+    refuse_type(meta.app_type)  # before sign-in: no tenant can change this answer
+    with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
+        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
+                            tuning)
+        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
+                            GRAPH_RETRY.tuned(tuning))
+        return Rollback(graph, reporter).run(meta, options)

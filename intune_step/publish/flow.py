@@ -30,6 +30,7 @@ from intune_step.config.tuning import Tuning
 from intune_step.errors import GraphError, IntuneStepError, ServiceError
 from intune_step.graph import assignments as assign_mod
 from intune_step.graph import categories as cat_mod
+from intune_step.graph.apps import patch_app
 from intune_step.graph.bodies import app_body, display_name, update_body
 from intune_step.graph.client import GraphClient
 from intune_step.graph.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
@@ -412,14 +413,7 @@ class Publisher:
                        self.reporter, self.lock_policy)
 
     def _patch_app(self, app: dict[str, Any], body: dict[str, Any], what: str) -> None:
-        """PATCH with the app's own type, re-sending its icon: a PATCH without largeIcon has
-        been seen to drop it (docs/protocol.md, "PATCH drops largeIcon")."""
-        full = {"@odata.type": app.get("@odata.type"), **body}
-        icon = app.get("largeIcon")
-        if "largeIcon" not in full and isinstance(icon, dict) and icon.get("value"):
-            full["largeIcon"] = {k: icon[k] for k in ("@odata.type", "type", "value")
-                                 if k in icon}
-        self.graph.patch(f"{APPS}/{app['id']}", full, what=what)
+        patch_app(self.graph, app, body, what)
 
     def _remove_half_created(self, app_id: str, cause: BaseException | None,
                              lost_race: str | None = None) -> None:

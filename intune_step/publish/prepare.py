@@ -23,6 +23,7 @@ from intune_step.artifacts.base import (
 from intune_step.config.options import PublishOptions
 from intune_step.errors import ArtifactError, SettingsError
 from intune_step.graph.win32 import plan
+from intune_step.publish import lifecycle
 
 MACOS_TYPES = ("macOSPkgApp", "macOSDmgApp", "macOSLobApp")
 INCLUDED_APP = "#microsoft.graph.macOSIncludedApp"
@@ -40,6 +41,7 @@ def prepare(options: PublishOptions, graph_version: str = "beta",
     if meta.app_type == "win32LobApp":
         plan(meta, options.win32, creating=options.app_id is None,  # refuses what cannot work
              graph_version=graph_version)
+    lifecycle.check_offline(meta, options, graph_version)
     if meta.app_type in BETA_ONLY_TYPES and graph_version != "beta":
         raise SettingsError(
             f"{meta.app_type} exists only in Graph beta, but graph-version is {graph_version}",

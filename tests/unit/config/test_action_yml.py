@@ -54,7 +54,7 @@ def test_every_input_is_read_by_the_settings_code() -> None:
                "settings-file": "ops/intune-step.yml",
                "win32": "install-command: setup.exe /S", "bundle-id": "com.contoso.app",
                "bundle-version": "1.2", "macos-app-type": "lob",
-               "properties": "owner: Mobile team", "max-parallel": "5",
+               "properties": "owner: Mobile team", "max-parallel": "5", "versioning": "new-app",
                "file": "b.ipa", "client-id": "99999999-2222-3333-4444-555555555555",
                "client-secret": "y" * 8,
                "auth-url": "https://login.microsoftonline.com/t2/oauth2/v2.0/token"}

@@ -1,0 +1,18 @@
+"""Writing to an existing app: a PATCH that keeps what Graph would otherwise drop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from intune_step.graph.client import GraphClient
+from intune_step.graph.lookup import APPS
+
+
+def patch_app(graph: GraphClient, app: dict[str, Any], body: dict[str, Any], what: str) -> None:
+    """PATCH with the app's own type, re-sending its icon: a PATCH without largeIcon has
+    been seen to drop it (docs/protocol.md, "PATCH drops largeIcon")."""
+    full = {"@odata.type": app.get("@odata.type"), **body}
+    icon = app.get("largeIcon")
+    if "largeIcon" not in full and isinstance(icon, dict) and icon.get("value"):
+        full["largeIcon"] = {k: icon[k] for k in ("@odata.type", "type", "value") if k in icon}
+    graph.patch(f"{APPS}/{app['id']}", full, what=what)
