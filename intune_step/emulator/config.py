@@ -62,6 +62,10 @@ class EmulatorConfig:
     require_published_for_assign: bool = True
     max_file_size: int | None = None
     page_size: int = 100
+    # The documented relationship limits (docs/protocol.md, "Relationships"): apps in one
+    # supersedence graph, and in one app's dependency graph with the app itself.
+    supersedence_node_limit: int = 10
+    dependency_node_limit: int = 100
 
     # Where ca.pem, certificates and blob blocks live. None: a temporary directory.
     # A str is accepted too and made a Path by __post_init__.

@@ -214,6 +214,12 @@ class Emulator:
         entity["assignments"] = copy.deepcopy(app.assignments)
         return entity
 
+    def relationships(self, app_id: str) -> list[dict[str, Any]]:
+        """An app's relationship rows in both directions, as beta lists them."""
+        assert self._graph is not None
+        with self._state.lock:
+            return self._graph.relationships.rows_of(self._state.apps[app_id])
+
     def categories(self) -> list[dict[str, str]]:
         with self._state.lock:
             return [

@@ -30,6 +30,7 @@ from .graph_common import (
 )
 from .odata_filter import FilterError, Schema, compile_filter
 from .relations import RelationsApi, render_category
+from .relationships import RelationshipsApi
 from .server import Request, Response
 from .state import App, State
 from .tokens import decode_unverified
@@ -66,6 +67,7 @@ class GraphService:
         self.graph_url = graph_url
         self.content = ContentApi(config, state, backend)
         self.relations = RelationsApi(config, state)
+        self.relationships = RelationshipsApi(config, state)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -178,6 +180,7 @@ class GraphService:
             if method == "PATCH":
                 return self._patch_app(ctx, app)
             if method == "DELETE":
+                self.relationships.refuse_delete(app)
                 del self.state.apps[app.id]
                 self.content.drop_app(app)
                 return ctx.empty(204)
@@ -204,6 +207,10 @@ class GraphService:
             return self.relations.assignments(ctx, app, sub[1:])
         if name == "categories":
             return self.relations.app_categories(ctx, app, sub[1:])
+        if name == "relationships":
+            return self.relationships.relationships(ctx, app, sub[1:])
+        if name == "updaterelationships" and len(sub) == 1 and method == "POST":
+            return self.relationships.update(ctx, app)
         raise segment_error(sub[0])
 
     def render_app(self, app: App, beta: bool = True) -> dict[str, Any]:
@@ -233,9 +240,7 @@ class GraphService:
             entity.update(
                 uploadState=1 if app.committed_version else 0,
                 isAssigned=bool(app.assignments),
-                dependentAppCount=0,
-                supersedingAppCount=0,
-                supersededAppCount=0,
+                **self.relationships.counts(app),
             )
         else:
             for name in apptypes.BETA_ONLY:

@@ -78,6 +78,8 @@ class App:
     version_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     category_ids: list[str] = field(default_factory=list)
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    # Own supersedence/dependency rows: {"kind", "target", "detail"} (relationships.py).
+    relationships: list[dict[str, Any]] = field(default_factory=list)
 
     def observe_publish(self) -> None:
         """A read of the app: ``processing`` lasts the configured number of reads."""

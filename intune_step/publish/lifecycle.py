@@ -156,7 +156,7 @@ class LifecyclePlan:
         out = []
         if self.new_app:
             out.append(f"version {self.version}: "
-                       + (f"app {self.this.id}" if self.this else "a new app"))
+                       + (f"app {self.this.id}" if self.this else "new app"))
         out += [f"  {r.describe()}" for r in self.wanted]
         if self.carry_from is not None:
             out.append(f"  takes the assignments of {self.carry_from.describe()}")
@@ -184,7 +184,7 @@ class Win32Lifecycle:
             self.publisher.finder = VersionFinder(self.graph, version)
         plan = self.plan(meta, options, life, new_app, version)
         for line in plan.lines():
-            self.reporter.info(("Dry run: would " if options.dry_run else "Versions: ")
+            self.reporter.info(("Versions (dry run): " if options.dry_run else "Versions: ")
                                + line.strip())
         if options.dry_run:
             return self.publisher.publish(meta, options)

@@ -93,8 +93,10 @@ def run_entrypoint(emu: Emulator, workspace: Path, file: str,
     )
 
 
-def run_cli(emu: Emulator, file: Path, *args: str, **env_overrides: str) -> Run:
-    """Run `python -m intune_step publish FILE` with settings from INTUNE_* variables."""
+def run_cli(emu: Emulator, file: Path, *args: str, command: str = "publish",
+            **env_overrides: str) -> Run:
+    """Run `python -m intune_step publish FILE` (or ``command``) with settings from INTUNE_*
+    variables."""
     env = base_env(emu)
     env.update({
         "INTUNE_CLIENT_ID": emu.client_id,
@@ -104,7 +106,7 @@ def run_cli(emu: Emulator, file: Path, *args: str, **env_overrides: str) -> Run:
         "INTUNE_SETTING_NAME": "e2e-cli",
     })
     env.update(env_overrides)
-    proc = subprocess.run([sys.executable, "-m", "intune_step", "publish", str(file), *args],
+    proc = subprocess.run([sys.executable, "-m", "intune_step", command, str(file), *args],
                           env=env, capture_output=True, text=True, timeout=300)
     outputs = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     return Run(proc.returncode, proc.stdout, proc.stderr, outputs, "", {})
