@@ -68,25 +68,21 @@ class Block:
 
 
 def blocks_of(text: str, page: str) -> list[Block]:
-    """Fenced blocks with their language and the lint marker on the line before, if any."""
+    """Fenced blocks (indented ones in lists too) with their language and the lint marker on
+    the line before, if any."""
     found: list[Block] = []
     lines = text.splitlines()
     index = 0
     while index < len(lines):
-        match = re.match(r"^```(\S*)\s*$", lines[index])
+        match = re.match(r"^\s*```(\S*)\s*$", lines[index])
         if not match:
             index += 1
             continue
-        end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+        end = next(i for i in range(index + 1, len(lines)) if re.match(r"^\s*```\s*$", lines[i]))
         marker = MARKER.fullmatch(lines[index - 1].strip()) if index else None
+        body = textwrap.dedent("\n".join(lines[index + 1 : end])) + "\n"
         found.append(
-            Block(
-                page,
-                index + 1,
-                match.group(1),
-                marker.group(1) if marker else None,
-                "\n".join(lines[index + 1 : end]) + "\n",
-            )
+            Block(page, index + 1, match.group(1), marker.group(1) if marker else None, body)
         )
         index = end + 1
     return found
@@ -197,6 +193,15 @@ def test_appcircle_bash_blocks_parse() -> None:
     assert blocks
     for block in blocks:
         assert block.language == "bash", block.where
+        result = subprocess.run(["bash", "-n"], input=block.body, capture_output=True, text=True)
+        assert result.returncode == 0, (block.where, result.stderr)
+
+
+def test_every_shell_block_parses() -> None:
+    """The Entra setup, the install commands and the rest: typed into bash as shown."""
+    blocks = [b for b in all_blocks() if b.language in ("sh", "bash")]
+    assert len(blocks) >= 8
+    for block in blocks:
         result = subprocess.run(["bash", "-n"], input=block.body, capture_output=True, text=True)
         assert result.returncode == 0, (block.where, result.stderr)
 
