@@ -8,6 +8,7 @@ ends with what to do next.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,13 +18,25 @@ import click
 from intune_step.ci.local import LocalHost
 from intune_step.commands.run import mask_secret_inputs, run_publish
 
-NEXT_STEPS = """\
-Next:
-  intune-step inspect YOUR.ipa     what the step reads from your own artifact (offline)
-  intune-step emulator             keep an emulator running and publish your own file into it
-  README.md "Set up Entra"         the app registration a real tenant needs
-  README.md "Use it in your CI"    GitHub, GitLab, Azure DevOps and Appcircle recipes
-  ./scripts/test                   lint, type-check and run the test suite"""
+NEXT_STEPS = (
+    ("{cli} inspect YOUR.ipa", "what the step reads from your own artifact (offline)"),
+    ("{cli} emulator", "keep an emulator running and publish your own file into it"),
+    ('README.md "Set up Entra"', "the app registration a real tenant needs"),
+    ('README.md "Use it in your CI"', "GitHub, GitLab, Azure DevOps and Appcircle recipes"),
+    ("./scripts/test", "lint, type-check and run the test suite"),
+)
+
+
+def next_steps(cli: str) -> str:
+    rows = [(command.format(cli=cli), meaning) for command, meaning in NEXT_STEPS]
+    width = max(len(command) for command, _ in rows)
+    return "\n".join(["Next:", *(f"  {c.ljust(width)}  {m}" for c, m in rows)])
+
+
+def program() -> str:
+    """How this user runs the CLI: `.venv/bin/intune-step` from scripts/demo, else its name."""
+    invoked = sys.argv[0] if sys.argv else ""
+    return invoked if Path(invoked).name == "intune-step" else "intune-step"
 
 
 class DemoHost(LocalHost):
@@ -85,7 +98,7 @@ def run_demo(keep_running: bool = False) -> int:
             if host.summaries:
                 say("\nThe job summary a CI shows for the first run:\n")
                 say(host.summaries[0].rstrip("\n"))
-            say("\n" + NEXT_STEPS)
+            say("\n" + next_steps(program()))
         if keep_running:
             say("Emulator stays up; press Ctrl-C to stop.")
             try:
