@@ -35,8 +35,12 @@ def next_steps(cli: str) -> str:
 
 def program() -> str:
     """How this user runs the CLI: `.venv/bin/intune-step` from scripts/demo, else its name."""
-    invoked = sys.argv[0] if sys.argv else ""
-    return invoked if Path(invoked).name == "intune-step" else "intune-step"
+    invoked = Path(sys.argv[0] if sys.argv else "")
+    if invoked.name != "intune-step":
+        return "intune-step"
+    if invoked.is_absolute() and invoked.is_relative_to(Path.cwd()):
+        return str(invoked.relative_to(Path.cwd()))  # the same words scripts/demo typed
+    return str(invoked)
 
 
 class DemoHost(LocalHost):

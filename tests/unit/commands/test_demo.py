@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,14 @@ from intune_step.commands.demo import next_steps, program
         ("/src/intune_step/__main__.py", "intune-step"),  # python -m intune_step
     ],
 )
+def test_an_absolute_path_inside_the_checkout_is_shown_relative(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", [str(tmp_path / ".venv" / "bin" / "intune-step"), "demo"])
+    assert program() == ".venv/bin/intune-step"
+
+
 def test_the_next_steps_name_the_cli_as_it_was_run(
     argv0: str, shown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
