@@ -10,14 +10,6 @@ import pytest
 from intune_step.commands.demo import next_steps, program
 
 
-@pytest.mark.parametrize(
-    ("argv0", "shown"),
-    [
-        (".venv/bin/intune-step", ".venv/bin/intune-step"),  # scripts/demo runs this one
-        ("/usr/local/bin/intune-step", "/usr/local/bin/intune-step"),
-        ("/src/intune_step/__main__.py", "intune-step"),  # python -m intune_step
-    ],
-)
 def test_an_absolute_path_inside_the_checkout_is_shown_relative(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -26,6 +18,14 @@ def test_an_absolute_path_inside_the_checkout_is_shown_relative(
     assert program() == ".venv/bin/intune-step"
 
 
+@pytest.mark.parametrize(
+    ("argv0", "shown"),
+    [
+        (".venv/bin/intune-step", ".venv/bin/intune-step"),  # scripts/demo runs this one
+        ("/usr/local/bin/intune-step", "/usr/local/bin/intune-step"),
+        ("/src/intune_step/__main__.py", "intune-step"),  # python -m intune_step
+    ],
+)
 def test_the_next_steps_name_the_cli_as_it_was_run(
     argv0: str, shown: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
