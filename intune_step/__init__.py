@@ -1,6 +1,6 @@
 """intune-step: publish a build artifact and its metadata to Microsoft Intune.
 
-The library call under the CLI and every CI entry (see README, "Scripting")::
+The library call under the CLI and every CI entry (see docs/cli.md, "Scripting")::
 
     from intune_step import build_options, build_settings, publish_files
 

@@ -1,6 +1,6 @@
 """``python -m intune_step.entry``: the same as ``intune-step ci``.
 
-Kept because the README's recipes, the Appcircle step and the workflows name it.
+Kept because the recipes, the Appcircle step and the workflows name it.
 """
 
 from intune_step.commands.cli import main

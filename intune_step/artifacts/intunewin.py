@@ -64,7 +64,7 @@ def read_intunewin(path: Path) -> AppMetadata:
     msi = detection.msi_info()
     return AppMetadata(
         app_type="win32LobApp",
-        file_name=detection.file_name,
+        file_name=path.name,  # as given, as the admin center shows an uploaded package
         identity=(msi or {}).get("MsiProductCode") or detection.name,
         version=(msi or {}).get("MsiProductVersion") or "",
         display_name=detection.name,
@@ -77,13 +77,14 @@ def read_intunewin(path: Path) -> AppMetadata:
             encryption_info=info,
         ),
         properties={
-            "fileName": detection.file_name,
+            "fileName": path.name,
             "setupFilePath": detection.setup_file,
             "msiInformation": _msi_information(msi, detection.name),
         },
         manifest=None,
         details={
             "setupFile": detection.setup_file,
+            "payloadName": detection.file_name,
             "toolVersion": root.get("ToolVersion"),
             "description": detection.text("Description") or None,
             "msiInfo": msi,

@@ -4,6 +4,7 @@ so the CLI, the env vars and the Action can never disagree on a name."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,11 @@ from intune_step.errors import IntuneStepError
 from intune_step.version import __version__
 
 BOOLEAN_INPUTS = ("dry-run", "replace-assignments", "allow-downgrade", "send-certificate-chain")
+# Numeric inputs get a click type, so a wrong value is a usage error naming the option.
+NUMERIC_INPUTS: dict[str, click.IntRange] = {
+    "lock-timeout": click.IntRange(min=0),
+    "max-parallel": click.IntRange(1, 10),
+}
 
 
 def env_name(input_name: str) -> str:
@@ -26,19 +32,41 @@ def env_name(input_name: str) -> str:
     return "INTUNE_" + input_name.replace("-", "_").upper()
 
 
-def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add one option per action.yml input (except `file`, the argument)."""
-    for name, spec in reversed(list(action_definition()["inputs"].items())):
-        if name == "file":
-            continue
-        help_text = str(spec.get("description", "")) + f"  [env: {env_name(name)}]"
+def flag_help(description: str) -> str:
+    """action.yml says "true to send ..."; a flag is described by what giving it does."""
+    text = re.sub(r"\s*Default false\.?\s*$", "", description.strip())
+    match = re.match(r"true to (\w)", text)
+    return text[match.end(1) - 1].upper() + text[match.end(1):] if match else text
+
+
+def input_option(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The one option for action.yml input ``name``: the same on every command."""
+    description = str(action_definition()["inputs"][name].get("description", ""))
+    if name in BOOLEAN_INPUTS:
+        return click.option(f"--{name}", is_flag=True, default=None, envvar=env_name(name),
+                            help=f"{flag_help(description)}  [env: {env_name(name)}=true]")
+    return click.option(f"--{name}", envvar=env_name(name), default=None, show_envvar=False,
+                        type=NUMERIC_INPUTS.get(name, click.STRING),
+                        help=f"{description}  [env: {env_name(name)}]")
+
+
+def raw_inputs(options: dict[str, Any]) -> dict[str, str | None]:
+    """Click's values as the step's raw inputs: flags as "true" or unset, numbers as text."""
+    raw: dict[str, str | None] = {}
+    for key, value in options.items():
+        name = key.replace("_", "-")
         if name in BOOLEAN_INPUTS:
-            option = click.option(f"--{name}", is_flag=True, default=None,
-                                  envvar=env_name(name), help=help_text)
+            raw[name] = "true" if value else None
         else:
-            option = click.option(f"--{name}", envvar=env_name(name), default=None,
-                                  show_envvar=False, help=help_text)
-        func = option(func)
+            raw[name] = None if value is None else str(value)
+    return raw
+
+
+def _input_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Add one option per action.yml input (except `file`, the arguments)."""
+    for name in reversed(list(action_definition()["inputs"])):
+        if name != "file":
+            func = input_option(name)(func)
     return func
 
 
@@ -54,17 +82,15 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("files", metavar="FILE...", nargs=-1, required=True,
+                type=click.Path(path_type=Path))
 @_input_options
-def publish(file: Path, **options: Any) -> None:
-    """Publish FILE (.ipa, .apk, ...) to Intune and print its outputs as key=value."""
-    raw: dict[str, str | None] = {"file": str(file)}
-    for key, value in options.items():
-        name = key.replace("_", "-")
-        if name in BOOLEAN_INPUTS:
-            raw[name] = "true" if value else None
-        else:
-            raw[name] = value
+def publish(files: tuple[Path, ...], **options: Any) -> None:
+    """Publish FILE (.ipa, .apk, ...) to Intune and print its outputs as key=value.
+
+    Several files (or a quoted glob pattern) publish several artifacts; the outputs are then
+    JSON lists, as with the file input's one-per-line form."""
+    raw = {"file": "\n".join(str(file) for file in files), **raw_inputs(options)}
     from intune_step.commands.run import mask_secret_inputs, run_publish
 
     host = LocalHost()
@@ -78,10 +104,7 @@ def publish(file: Path, **options: Any) -> None:
 def rollback(file: Path, **options: Any) -> None:
     """Move the assignments of FILE's version (a Win32 app published with versioning: new-app)
     back to the version before it. iOS and Android apps cannot go back: it says so."""
-    raw: dict[str, str | None] = {"file": str(file)}
-    for key, value in options.items():
-        name = key.replace("_", "-")
-        raw[name] = ("true" if value else None) if name in BOOLEAN_INPUTS else value
+    raw = {"file": str(file), **raw_inputs(options)}
     from intune_step.commands.run import mask_secret_inputs, run_rollback
 
     host = LocalHost()
@@ -97,11 +120,8 @@ CHECK_INPUTS = ("client-id", "client-secret", "auth-url", "credential", "certifi
 
 
 def _check_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    inputs = action_definition()["inputs"]
     for name in reversed(CHECK_INPUTS):
-        help_text = str(inputs[name].get("description", "")) + f"  [env: {env_name(name)}]"
-        func = click.option(f"--{name}", envvar=env_name(name), default=None,
-                            show_envvar=False, help=help_text)(func)
+        func = input_option(name)(func)
     return func
 
 
@@ -111,7 +131,7 @@ def check(**options: Any) -> None:
     """Sign in and check the tenant and the Intune permission, publishing nothing.
 
     For setting up a pipeline: run it with the same settings the pipeline will use."""
-    raw: dict[str, str | None] = {key.replace("_", "-"): value for key, value in options.items()}
+    raw = raw_inputs(options)
     from intune_step.commands.run import mask_secret_inputs, run_check
 
     host = LocalHost()
@@ -149,7 +169,13 @@ def inspect(file: Path, as_json: bool) -> None:
             click.echo(f"{key}: {_text(value)}")
 
 
+BLOB = re.compile(r"[A-Za-z0-9+/]{64,}={0,2}")  # a base64 payload such as an iOS manifest
+
+
 def _text(value: Any) -> str:
+    if isinstance(value, str) and BLOB.fullmatch(value):
+        size = len(value) * 3 // 4 - value.count("=")
+        return f"({size} bytes of base64; --json shows them)"
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
@@ -167,12 +193,23 @@ def ci_command(host_name: str | None) -> None:
 @main.command()
 @click.option("--state-dir", type=click.Path(path_type=Path), default=None,
               help="Where the emulator keeps its CA and blobs (default: a temp dir).")
-def sandbox(state_dir: Path | None) -> None:
+@click.option("--port-login", type=click.IntRange(0, 65535), default=0,
+              help="Port of the Entra login endpoint (default: any free port).")
+@click.option("--port-graph", type=click.IntRange(0, 65535), default=0,
+              help="Port of Microsoft Graph (default: any free port).")
+@click.option("--port-blob", type=click.IntRange(0, 65535), default=0,
+              help="Port of Azure Blob (default: any free port).")
+@click.option("--azurite", is_flag=True, help="Store blobs in Azurite (npm) instead.")
+def emulator(state_dir: Path | None, port_login: int, port_graph: int, port_blob: int,
+             azurite: bool) -> None:
     """Run the local Intune emulator and print the settings to publish into it."""
-    from intune_step.emulator import EmulatorConfig
-    from intune_step.emulator.sandbox import run_sandbox
+    from intune_step.emulator.sandbox import main as run_emulator
 
-    run_sandbox(EmulatorConfig(state_dir=state_dir))
+    args = ["--port-login", str(port_login), "--port-graph", str(port_graph),
+            "--port-blob", str(port_blob)]
+    args += ["--state-dir", str(state_dir)] if state_dir else []
+    args += ["--azurite"] if azurite else []
+    run_emulator(args)
 
 
 @main.command()

@@ -64,7 +64,7 @@ def load_settings_file(path: Path) -> SettingsFile:
         data = {"settings": {}}
     if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
         raise SettingsError(f"settings file {path.name} needs a `settings:` mapping of names "
-                            "to entries", fix="see the README's 'Named settings' example")
+                            "to entries", fix="see the example in docs/settings-file.md")
     unknown = set(data) - {"settings", "default"}
     if unknown:
         raise SettingsError(f"settings file {path.name} has unknown keys: "

@@ -69,7 +69,7 @@ RESTART = ("basedOnReturnCode", "allow", "suppress", "force")
 CONTEXTS = ("system", "user")
 ARCHITECTURES = ("x86", "x64", "arm", "neutral", "arm64")  # Graph's flag order
 _RELEASE = re.compile(r"^[A-Za-z0-9_]{2,40}$")
-README = "see the README section 'Windows and macOS apps'"
+README = "see docs/apps.md, 'Win32 apps'"
 
 
 @dataclass(frozen=True)

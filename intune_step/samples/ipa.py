@@ -26,6 +26,9 @@ from cryptography.x509.oid import NameOID
 APP = "Payload/Demo.app"
 STUB_EXECUTABLE = b"\xcf\xfa\xed\xfe" + bytes(28)  # Mach-O 64 magic and an empty header
 PADDING_CHUNK = 1024 * 1024
+# How Xcode names a loose iPhone app icon: the file, and the Info.plist entry that lists it.
+ICON_FILE = "AppIcon60x60@2x.png"
+ICON_KEYS = ("CFBundleIcons", {"CFBundlePrimaryIcon": {"CFBundleIconFiles": ["AppIcon60x60"]}})
 
 
 def _plist_date(moment: datetime) -> datetime:
@@ -171,9 +174,13 @@ def build_ipa(
     profile: bool = True,
     padding_bytes: int = 0,
     extra_info: Mapping[str, Any] | None = None,
+    icon: bytes | None = None,
 ) -> Path:
     """Write an IPA at ``path``. ``device_family=None`` omits UIDeviceFamily; ``extra_info``
-    adds or (with None) removes Info.plist keys; ``padding_bytes`` adds an incompressible file."""
+    adds or (with None) removes Info.plist keys; ``padding_bytes`` adds an incompressible file;
+    ``icon`` (PNG bytes) becomes the app's loose ``AppIcon60x60@2x.png``, named in Info.plist."""
+    if icon is not None:
+        extra_info = {ICON_KEYS[0]: ICON_KEYS[1], **(extra_info or {})}
     info = _info_plist(bundle_id, version, build, min_os, device_family, display_name, extra_info)
     fmt = plistlib.FMT_BINARY if binary_plist else plistlib.FMT_XML
     expires = expires or datetime.now(UTC) + timedelta(days=365)
@@ -187,6 +194,8 @@ def build_ipa(
         if profile:
             der = build_mobileprovision(expires, bundle_id=bundle_id)
             archive.writestr(f"{APP}/embedded.mobileprovision", der)
+        if icon is not None:
+            archive.writestr(f"{APP}/{ICON_FILE}", icon)
         if padding_bytes > 0:
             _write_padding(archive, padding_bytes)
     return path

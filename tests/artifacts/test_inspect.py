@@ -67,7 +67,7 @@ CASES: dict[str, tuple[Callable[[Path], Path], dict[str, str]]] = {
     "msixbundle": (_bundle, {"appType": "windowsUniversalAppX", "properties.isBundle": "true",
                              "properties.applicableArchitectures": "x64,arm64"}),
     "intunewin-msi": (_intunewin_msi, {
-        "appType": "win32LobApp", "identity": CODE, "fileName": "IntunePackage.intunewin",
+        "appType": "win32LobApp", "identity": CODE, "fileName": "m.intunewin",
         "properties.setupFilePath": "demo.msi", "content.preEncrypted": "true",
         "win32.installCommandLine": 'msiexec /i "demo.msi" /qn'}),
     "intunewin-exe": (_intunewin_exe, {

@@ -81,10 +81,11 @@ def test_msi_setup(tmp_path: Path) -> None:
     assert meta.app_type == "win32LobApp"
     assert (meta.identity, meta.version) == (PRODUCT_CODE, "1.4.2")
     assert (meta.display_name, meta.publisher) == ("Contoso Demo", "Contoso Ltd")
-    assert meta.file_name == "IntunePackage.intunewin"
+    assert meta.file_name == "demo.intunewin"  # the name given, not the payload's
+    assert meta.details["payloadName"] == "IntunePackage.intunewin"
     assert meta.manifest is None and meta.minimum_os is None
     assert meta.properties == {
-        "fileName": "IntunePackage.intunewin",
+        "fileName": "demo.intunewin",
         "setupFilePath": "demo.msi",
         "msiInformation": {
             "packageType": "PerMachine",

@@ -158,7 +158,7 @@ def test_intunewin_with_an_msi_gets_the_msi_defaults(emulator: Emulator, tmp_pat
     info = _msi_intunewin(tmp_path / "demo.intunewin")
     run = run_entrypoint(emulator, tmp_path, "demo.intunewin")
     app = published(emulator, run, "#microsoft.graph.win32LobApp")
-    assert app["fileName"] == "IntunePackage.intunewin" and app["setupFilePath"] == "demo.msi"
+    assert app["fileName"] == "demo.intunewin" and app["setupFilePath"] == "demo.msi"
     assert app["installCommandLine"] == 'msiexec /i "demo.msi" /qn'
     assert app["uninstallCommandLine"] == f'msiexec /x "{MSI_CODE}" /qn'
     assert app["rules"] == [{
@@ -181,7 +181,7 @@ def test_intunewin_with_an_msi_gets_the_msi_defaults(emulator: Emulator, tmp_pat
     with zipfile.ZipFile(io.BytesIO(payload)) as inner:
         assert inner.read("demo.msi") == MSI.read_bytes()
     entity = content_file(emulator, app["id"])
-    assert entity["name"] == "IntunePackage.intunewin" and entity["manifest"] is None
+    assert entity["name"] == "demo.intunewin" and entity["manifest"] is None
     assert entity["size"] == len(payload)
     assert run.outputs["file-sha256"] == hashlib.sha256(
         (tmp_path / "demo.intunewin").read_bytes()).hexdigest()

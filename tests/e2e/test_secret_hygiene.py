@@ -37,7 +37,7 @@ from .hosts import RUNNERS, HostRun, clean_env, settings
 
 KIT = make_cert("intune-step secret scan", seed=11)
 PFX_PASSWORD = "pfx-pa55word-secret-scan"
-# The step's own knobs for short waits (README "Tuning"; the lock's settle after a create).
+# The step's own knobs for short waits (docs/inputs.md "Tuning"; the lock's settle after a create).
 QUICK = {"INTUNE_RETRY_BASE_DELAY": "0.01", "INTUNE_POLL_INTERVAL": "0.01",
          "INTUNE_LOCK_SETTLE_S": "0"}
 JWT = re.compile(r"eyJ[\w-]{8,}\.eyJ[\w-]{8,}\.[\w-]+")

@@ -15,6 +15,7 @@ from intune_step.ci.azure import output_variable
 from intune_step.ci.env_file import env_key
 from intune_step.ci.env_inputs import intune_env_name
 from intune_step.config.action import action_definition, input_names, output_names
+from intune_step.config.tuning import KNOBS
 
 REPO = Path(__file__).resolve().parents[2]
 STEP = REPO / "appcircle"
@@ -82,25 +83,29 @@ def test_the_self_test_workflow_uses_the_action_from_this_checkout() -> None:
         assert set(given) <= set(input_names())
 
 
-def recipes_section() -> str:
-    """The README's CI recipes, between their markers."""
-    readme = (REPO / "README.md").read_text()
-    return readme.split("<!-- ci-recipes:start -->", 1)[1].split("<!-- ci-recipes:end -->")[0]
+DOC_PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
-def test_every_recipe_in_the_docs_is_a_checked_example_file() -> None:
-    """scripts/lint-packaging validates docs/examples/*; the README must show them verbatim."""
-    doc = recipes_section()
-    examples = sorted((REPO / "docs" / "examples").iterdir())
+def docs_text() -> str:
+    """Everything a user reads about the step: the README and the docs pages."""
+    return "\n".join(page.read_text() for page in DOC_PAGES)
+
+
+def test_every_example_file_is_shown_in_the_docs() -> None:
+    """scripts/lint-packaging validates docs/examples/*; scripts/readme-tables copies each into
+    the README or docs/ci-hosts.md (its --check runs in tests/unit/test_readme.py)."""
+    examples = sorted(path.name for path in (REPO / "docs" / "examples").iterdir())
     assert len(examples) == 5
-    for example in examples:
-        assert example.read_text().rstrip("\n") in doc, example.name
-    blocks = re.findall(r"```(?:yaml|bash)\n(.*?)```", doc, re.S)
-    assert len(blocks) == len(examples)
+    shown = set(re.findall(r"<!-- example:([\w.-]+):start -->", docs_text()))
+    assert shown == set(examples)
+    readme = (REPO / "README.md").read_text()
+    for host in ("github-workflow.yml", "gitlab-ci.yml", "azure-pipelines.yml",
+                 "appcircle-custom-script.sh"):  # one recipe per host in the README itself
+        assert f"<!-- example:{host}:start -->" in readme, host
 
 
-def test_every_variable_the_recipes_name_is_one_the_code_reads_or_writes() -> None:
-    doc = recipes_section()
+def test_every_variable_the_docs_name_is_one_the_code_reads_or_writes() -> None:
+    doc = docs_text()
     known = {"INTUNE_STEP_CI", "INTUNE_STEP_DOTENV", "AC_INTUNE_STEP_PACKAGE",
              "AC_INTUNE_STEP_PYTHON", "INTUNE_OUTPUT", "AC_INTUNE_OUTPUT"}  # + "prefix_*"
     known |= {intune_env_name(n) for n in input_names()}
@@ -108,6 +113,11 @@ def test_every_variable_the_recipes_name_is_one_the_code_reads_or_writes() -> No
     known |= {env_key(prefix, n) for n in output_names()
               for prefix in ("INTUNE_OUTPUT_", OUTPUT_PREFIX)}
     known |= {alias for aliases in ALIASES.values() for alias in aliases}
+    known |= {knob.variable for knob in KNOBS} | {"INTUNE_PARALLEL"}  # its old name
+    # Names the examples let the user pick: GitHub variables/secrets and the variables a
+    # settings file points at (the step reads them only through that file).
+    known |= {"INTUNE_TENANT_ID", "INTUNE_PFX_PASSWORD", "INTUNE_PROD_SECRET",
+              "INTUNE_GOV_CERT", "INTUNE_GOV_CERT_PASSWORD"}
     named = set(re.findall(r"\b(?:AC_CREDENTIAL_|AC_)?INTUNE_[A-Z0-9_]*[A-Z0-9]", doc))
     assert named and named <= known, named - known
     ado_outputs = set(re.findall(r"(?:\$\(|')intune\.([a-z_0-9]+)", doc))

@@ -11,7 +11,7 @@ from intune_step.config.tuning import DEPRECATED, KNOBS, Tuning
 from intune_step.errors import SettingsError
 from intune_step.graph.waits import WaitPolicy
 
-README = Path(__file__).resolve().parents[3] / "README.md"
+README = Path(__file__).resolve().parents[3] / "docs" / "inputs.md"  # its tuning table
 
 
 def test_every_field_has_one_knob_and_every_knob_one_field() -> None:

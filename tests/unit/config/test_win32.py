@@ -207,7 +207,7 @@ def test_an_exe_needs_the_three_essentials_and_the_fix_is_pasteable(tmp_path: Pa
     assert "install-command, uninstall-command, detection-rules" in error.message
     assert "\n" not in error.one_line()
     # the example in the fix is YAML the user can paste: it parses and satisfies the plan
-    snippet = (error.fix or "").split("e.g. ", 1)[1].rsplit(" (see the README", 1)[0]
+    snippet = (error.fix or "").split("e.g. ", 1)[1].rsplit(" (see ", 1)[0]
     fields = plan(meta, parse_win32(snippet))
     assert fields["installCommandLine"] == "Contoso's setup.exe /S"
     body = {"displayName": "Tool", "fileName": "x", "setupFilePath": "x", **fields}

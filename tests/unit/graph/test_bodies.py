@@ -108,13 +108,13 @@ def test_win32_bodies(tmp_path: Path) -> None:
                 "installExperience", "returnCodes", "rules", "applicableArchitectures",
                 "minimumSupportedWindowsRelease", "msiInformation", "displayVersion"):
         assert key in body, key
-    assert body["fileName"] == "IntunePackage.intunewin" and body["publisher"] == "Contoso IT"
+    assert body["fileName"] == "a.intunewin" and body["publisher"] == "Contoso IT"
     assert "minimumSupportedOperatingSystem" not in body and "detectionRules" not in body
     update = update_body(meta, opts, settings())
     assert update["rules"] == body["rules"] and update["publisher"] == "Contoso IT"
     assert "returnCodes" not in update and "displayName" not in update  # not given: kept
     content = content_file_body(meta)
-    assert content["name"] == "IntunePackage.intunewin" and content["manifest"] is None
+    assert content["name"] == "a.intunewin" and content["manifest"] is None
     assert content["size"] == meta.content.size and content["sizeEncrypted"] == (
         meta.content.size_encrypted)
     assert content["size"] < content["sizeEncrypted"]
