@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
@@ -20,6 +19,8 @@ from intune_step.artifacts.minos import minimum_os_flags
 from intune_step.artifacts.msix import publisher_hash, read_msix
 from intune_step.errors import ArtifactError
 from intune_step.samples.windows import appx_manifest, build_msix
+
+from ..independent import needs_tool
 
 PUBLISHER = "CN=Contoso Software, O=Contoso Corporation, C=US"
 BLOCKMAP_NS = "{http://schemas.microsoft.com/appx/2010/blockmap}"
@@ -111,7 +112,7 @@ def test_generated_package_is_a_conformant_zip(tmp_path: Path) -> None:
             assert hashes[0] == base64.b64encode(hashlib.sha256(data[:65536]).digest()).decode()
 
 
-@pytest.mark.skipif(shutil.which("7zz") is None, reason="7-Zip (7zz) not installed")
+@needs_tool("7zz")
 def test_seven_zip_lists_the_bundle(tmp_path: Path) -> None:
     path = make(tmp_path, "demo.msixbundle", arch="x64,arm64", bundle=True)
     listing = subprocess.run(
