@@ -47,6 +47,9 @@ def test_read_or_refused_as_expected(entry: Entry) -> None:
         assert expected is not None, f"refused, but it should be read: {result.one_line()}"
         check_refusal(entry, result, expected)
         if isinstance(expected, Expired):
+            profile = readers.ipa(path).profile
+            assert profile is not None
+            assert profile["ExpirationDate"].strftime("%Y-%m-%dT%H:%M:%S") in result.message
             compare(entry, read_as_when_made(path))
         return
     assert expected is None or isinstance(expected, Pending), (
