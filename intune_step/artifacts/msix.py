@@ -210,7 +210,8 @@ def _read_bundle(archive: zipfile.ZipFile, path: Path) -> tuple[PackageFacts, li
     packages = [
         p
         for p in _children(_child(root, "Packages"), "Package")
-        if (p.get("Type") or "application").lower() == "application" and not _is_stub(p)
+        # An absent Type means a resource package (the bundle schema's default)
+        if (p.get("Type") or "resource").strip().lower() == "application" and not _is_stub(p)
     ]
     if not packages:
         raise ArtifactError(

@@ -284,6 +284,17 @@ def test_bundle_stub_packages_are_not_the_app(tmp_path: Path) -> None:
     assert meta.properties["applicableArchitectures"] == "x64"
 
 
+def test_bundle_package_without_type_is_a_resource_package(tmp_path: Path) -> None:
+    # The bundle schema's default Type is "resource" (so the MSIX SDK reads it): a bundle
+    # whose only package names no Type holds no application.
+    stored = make(tmp_path, "s.msixbundle", bundle=True)
+    with zipfile.ZipFile(stored) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    name = "AppxMetadata/AppxBundleManifest.xml"
+    members[name] = members[name].replace(b'Type="application" ', b"")
+    refused(write_zip(tmp_path / "t.msixbundle", members, zipfile.ZIP_STORED), "no application")
+
+
 def test_bundle_whose_package_is_not_a_zip(tmp_path: Path) -> None:
     stored = make(tmp_path, "s.msixbundle", bundle=True)
     with zipfile.ZipFile(stored) as archive:
