@@ -58,6 +58,15 @@ def test_read_or_refused_as_expected(entry: Entry) -> None:
     compare(entry, result)
 
 
+APKS_READ = [e for e in CORPUS if e.kind == "apk" and e.file not in EXPECTED]
+
+
+@pytest.mark.parametrize("entry", APKS_READ, ids=lambda e: e.file)
+def test_apk_second_opinion_from_apkinspector(entry: Entry) -> None:
+    """A second, unrelated AXML parser on every APK that is read."""
+    compare_apk(entry.location, read_artifact(entry.location), "apkInspector")
+
+
 def check_refusal(entry: Entry, error: IntuneStepError, expected: Refused) -> None:
     line = error.one_line()
     assert error.exit_code == EXIT_BAD_INPUT, line
