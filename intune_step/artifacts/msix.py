@@ -210,7 +210,8 @@ def _read_bundle(archive: zipfile.ZipFile, path: Path) -> tuple[PackageFacts, li
     packages = [
         p
         for p in _children(_child(root, "Packages"), "Package")
-        if (p.get("Type") or "application").lower() == "application"
+        # An absent Type means a resource package (the bundle schema's default)
+        if (p.get("Type") or "resource").strip().lower() == "application" and not _is_stub(p)
     ]
     if not packages:
         raise ArtifactError(
@@ -237,6 +238,12 @@ def _read_bundle(archive: zipfile.ZipFile, path: Path) -> tuple[PackageFacts, li
         publisher_display_name=first.publisher_display_name,
     )
     return facts, architectures, True
+
+
+def _is_stub(package: ET.Element) -> bool:
+    """A stub (IsStub="true", under AppxMetadata/Stub/) stands in for the app on older Windows;
+    its lower MinVersion and duplicate architecture must not describe the bundle."""
+    return (package.get("IsStub") or "").strip().lower() in ("true", "1")
 
 
 def _inner_facts(archive: zipfile.ZipFile, package: ET.Element, path: Path) -> PackageFacts:

@@ -27,6 +27,8 @@ from intune_step.errors import ArtifactError
 from intune_step.samples import Ref, build_apk
 from intune_step.samples.axml_writer import Node, build_manifest, write_axml
 
+from ..independent import require_module
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "third_party"
 ANDROID = "{http://schemas.android.com/apk/res/android}"
 TINY = "android.appsecurity.cts.tinyapp"
@@ -60,7 +62,7 @@ def documented_android(package: str, code: int, name: str, file: str, min_sdk: i
 
 def apkinspector_manifest(path: Path) -> dict[str, Any]:
     """The independent reading by apkInspector (matches by name), as plain values."""
-    inspector = pytest.importorskip("apkInspector.axml")
+    inspector = require_module("apkInspector.axml")
     root = ET.fromstring(inspector.parse_apk_for_manifest(str(path)))
     sdk = root.find("uses-sdk")
     app = root.find("application")
@@ -75,7 +77,7 @@ def apkinspector_manifest(path: Path) -> dict[str, Any]:
 
 
 def pyaxmlparser_apk(path: Path) -> Any:
-    module = pytest.importorskip("pyaxmlparser")
+    module = require_module("pyaxmlparser")
     logging.getLogger("pyaxmlparser").setLevel(logging.CRITICAL)  # it logs a lot
     return module.APK(str(path))
 

@@ -21,6 +21,8 @@ from intune_step.samples.apk import build_apk, icon_png
 from intune_step.samples.arsc_writer import EntryTable, resource_id, write_arsc
 from intune_step.samples.axml_writer import Ref
 
+from ..independent import require_module
+
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "third_party"
 MDPI, HDPI, XXXHDPI, ANYDPI = 160, 240, 640, 0xFFFE
 ICON_FILES: dict[int, str | Ref] = {
@@ -64,7 +66,7 @@ def test_unknown_ids_resolve_to_nothing(res_id: int) -> None:
 
 
 def test_the_writer_agrees_with_pyaxmlparser() -> None:
-    parser = pytest.importorskip("pyaxmlparser.arscparser").ARSCParser(write_arsc(RESOURCES))
+    parser = require_module("pyaxmlparser.arscparser").ARSCParser(write_arsc(RESOURCES))
     assert parser.get_packages_names() == ["com.example.demo"]
     assert parser.get_id("com.example.demo", ICON_ID)[:2] == ("mipmap", "ic_launcher")
     found = sorted(p for _, p in parser.get_resolved_res_configs(ICON_ID))
@@ -88,7 +90,7 @@ REAL_APP_NAME = [
 def test_an_aapt_built_table_reads_as_pyaxmlparser_reads_it() -> None:
     arsc = _real_arsc()
     assert resolve_file_paths(arsc, 0x7F020000) == REAL_APP_NAME
-    module = pytest.importorskip("pyaxmlparser.arscparser")
+    module = require_module("pyaxmlparser.arscparser")
     found = module.ARSCParser(arsc).get_resolved_res_configs(0x7F020000)
     assert [(0, value) for _, value in found] == REAL_APP_NAME
 
@@ -166,7 +168,7 @@ def test_the_largest_apk_icon_png_is_taken(tmp_path: Path) -> None:
 
 
 def test_independent_reader_finds_the_same_apk_icon(tmp_path: Path) -> None:
-    module = pytest.importorskip("pyaxmlparser")
+    module = require_module("pyaxmlparser")
     path = build_apk(tmp_path / "a.apk", icon=icon_png(96))
     assert module.APK(str(path)).get_app_icon() == "res/mipmap-xxxhdpi-v4/ic_launcher.png"
 

@@ -4,7 +4,6 @@ with apps (cross-checked with 7-Zip), and damaged or unsupported images."""
 from __future__ import annotations
 
 import plistlib
-import shutil
 import struct
 import subprocess
 import zlib
@@ -20,9 +19,11 @@ from intune_step.artifacts.minos import minimum_os_flags
 from intune_step.errors import ArtifactError
 from intune_step.samples.macos import build_dmg, info_plist
 
+from ..independent import needs_tool
+
 REAL = Path(__file__).parents[1] / "fixtures" / "macos" / "hfsplus_zlib.dmg"
 A_FILE = b"This is a text file.\n\nWe should be able to parse it.\n"
-needs_7zz = pytest.mark.skipif(shutil.which("7zz") is None, reason="7-Zip (7zz) not installed")
+needs_7zz = needs_tool("7zz")
 
 
 def open_volume(path: Path) -> tuple[object, HfsPlus]:

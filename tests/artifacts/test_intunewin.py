@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from intune_step.artifacts.intunewin import read_intunewin, stored_data_offset
 from intune_step.crypto import b64, decrypt_blob, encrypted_size
 from intune_step.errors import ArtifactError
 from intune_step.samples.windows import build_intunewin
+
+from ..independent import needs_tool
 
 MSI = Path(__file__).parents[1] / "fixtures" / "windows" / "demo.msi"
 PRODUCT_CODE = "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}"
@@ -124,7 +125,7 @@ def test_detection_xml_has_bom_and_crlf(tmp_path: Path) -> None:
     assert detection.startswith(b"\xef\xbb\xbf<ApplicationInfo") and b"\r\n" in detection
 
 
-@pytest.mark.skipif(shutil.which("7zz") is None, reason="7-Zip (7zz) not installed")
+@needs_tool("7zz")
 def test_seven_zip_sees_two_stored_members(tmp_path: Path) -> None:
     path = build(tmp_path)
     out = subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import struct
 import subprocess
 from collections.abc import Callable
@@ -17,6 +16,8 @@ from intune_step.artifacts.msi import install_context, read_msi, table_stream_na
 from intune_step.errors import ArtifactError
 from intune_step.samples.windows import build_msi_with_wixl
 
+from ..independent import needs_tool
+
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "windows" / "demo.msi"
 PRODUCT_CODE = "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}"
 UPGRADE_CODE = "{0A1B2C3D-4E5F-4A6B-8C7D-9E0F1A2B3C4D}"
@@ -30,7 +31,7 @@ EXPECTED_PROPERTIES = {
     "ProductVersion": "1.4.2",
     "UpgradeCode": UPGRADE_CODE,
 }
-needs_wixl = pytest.mark.skipif(shutil.which("wixl") is None, reason="wixl is not installed")
+needs_wixl = needs_tool("wixl")
 
 
 def copy(tmp_path: Path, data: bytes, name: str = "x.msi") -> Path:
@@ -84,7 +85,7 @@ def test_property_table_matches_the_hard_coded_values() -> None:
     assert summary["subject"] == "Contoso Demo" and summary["author"] == "Contoso Ltd"
 
 
-@pytest.mark.skipif(shutil.which("msiinfo") is None, reason="msiinfo (msitools) not installed")
+@needs_tool("msiinfo")
 def test_property_table_matches_msiinfo() -> None:
     out = subprocess.run(
         ["msiinfo", "export", str(FIXTURE), "Property"],

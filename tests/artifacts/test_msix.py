@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
@@ -15,10 +14,13 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts import read_artifact
+from intune_step.artifacts.base import MinimumOs
 from intune_step.artifacts.minos import minimum_os_flags
 from intune_step.artifacts.msix import publisher_hash, read_msix
 from intune_step.errors import ArtifactError
 from intune_step.samples.windows import appx_manifest, build_msix
+
+from ..independent import needs_tool
 
 PUBLISHER = "CN=Contoso Software, O=Contoso Corporation, C=US"
 BLOCKMAP_NS = "{http://schemas.microsoft.com/appx/2010/blockmap}"
@@ -110,7 +112,7 @@ def test_generated_package_is_a_conformant_zip(tmp_path: Path) -> None:
             assert hashes[0] == base64.b64encode(hashlib.sha256(data[:65536]).digest()).decode()
 
 
-@pytest.mark.skipif(shutil.which("7zz") is None, reason="7-Zip (7zz) not installed")
+@needs_tool("7zz")
 def test_seven_zip_lists_the_bundle(tmp_path: Path) -> None:
     path = make(tmp_path, "demo.msixbundle", arch="x64,arm64", bundle=True)
     listing = subprocess.run(
@@ -257,6 +259,40 @@ def test_bundle_naming_a_missing_package(tmp_path: Path) -> None:
             name: archive.read(name) for name in archive.namelist() if not name.endswith(".msix")
         }
     refused(write_zip(tmp_path / "m.msixbundle", members), "which is not in the bundle")
+
+
+def test_bundle_stub_packages_are_not_the_app(tmp_path: Path) -> None:
+    # As MakeAppx writes them (winget-cli's Installer-Good-WithStub.msixbundle): b5:Package
+    # IsStub="true", a backslash in FileName, a lower MinVersion and its own architecture.
+    stored = make(tmp_path, "s.msixbundle", bundle=True, min_version="10.0.19041.0")
+    stub = make(tmp_path, "stub.msix", arch="arm", min_version="10.0.10240.0").read_bytes()
+    with zipfile.ZipFile(stored) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    entry = (
+        '<b5:Package xmlns:b5="http://schemas.microsoft.com/appx/2019/bundle" '
+        'Type="application" Version="1.2.3.0" Architecture="arm" '
+        'FileName="AppxMetadata\\Stub\\Contoso.Demo_arm.msix" Offset="0" '
+        f'Size="{len(stub)}" IsStub="true"/>'
+    )
+    bundle_manifest = members["AppxMetadata/AppxBundleManifest.xml"].decode()
+    members["AppxMetadata/AppxBundleManifest.xml"] = bundle_manifest.replace(
+        "  </Packages>", entry + "</Packages>"
+    ).encode()
+    members["AppxMetadata/Stub/Contoso.Demo_arm.msix"] = stub
+    meta = read_artifact(write_zip(tmp_path / "w.msixbundle", members, zipfile.ZIP_STORED))
+    assert meta.minimum_os == MinimumOs("windows", "10.0.19041.0")
+    assert meta.properties["applicableArchitectures"] == "x64"
+
+
+def test_bundle_package_without_type_is_a_resource_package(tmp_path: Path) -> None:
+    # The bundle schema's default Type is "resource" (so the MSIX SDK reads it): a bundle
+    # whose only package names no Type holds no application.
+    stored = make(tmp_path, "s.msixbundle", bundle=True)
+    with zipfile.ZipFile(stored) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    name = "AppxMetadata/AppxBundleManifest.xml"
+    members[name] = members[name].replace(b'Type="application" ', b"")
+    refused(write_zip(tmp_path / "t.msixbundle", members, zipfile.ZIP_STORED), "no application")
 
 
 def test_bundle_whose_package_is_not_a_zip(tmp_path: Path) -> None:

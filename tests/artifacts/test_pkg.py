@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 import struct
 import subprocess
 import zlib
@@ -21,8 +20,10 @@ from intune_step.artifacts.xar import HEADER, XarArchive, write_xar
 from intune_step.errors import ArtifactError
 from intune_step.samples.macos import build_pkg
 
+from ..independent import needs_tool
+
 APP = "com.contoso.demo"
-needs_bsdtar = pytest.mark.skipif(shutil.which("bsdtar") is None, reason="bsdtar not installed")
+needs_bsdtar = needs_tool("bsdtar")
 
 
 def make(tmp_path: Path, shape: str = "product", name: str = "demo.pkg") -> Path:
@@ -112,7 +113,7 @@ def test_payload_is_a_gzip_cpio_with_the_info_plist(tmp_path: Path) -> None:
     assert "./Demo.app/Contents/Info.plist" in listing
 
 
-@pytest.mark.skipif(shutil.which("7zz") is None, reason="7-Zip (7zz) not installed")
+@needs_tool("7zz")
 def test_seven_zip_tests_the_package(tmp_path: Path) -> None:
     out = subprocess.run(["7zz", "t", str(make(tmp_path))], capture_output=True, text=True)
     assert out.returncode == 0 and "Everything is Ok" in out.stdout
