@@ -205,6 +205,9 @@ def _assert_exe_app(emu: Emulator, run: Run, package: Path, info: FileEncryption
                                   {"returnCode": 3010, "type": "softReboot"}]
     assert app["applicableArchitectures"] == "x64,arm64"
     assert app["minimumSupportedWindowsRelease"] == "2H20" and app["displayVersion"] == "3.1.0"
+    assert run.outputs["version"] == "3.1.0"  # the display-version input, though no MSI says it
+    assert app["publisher"] == "e2e"  # the setting's name: neither the file nor an input names one
+    assert app["description"] == "Contoso Tool, published by intune-step"
     assert emu.committed_content(app["id"]) == inner_payload(package, info)
     return app
 
