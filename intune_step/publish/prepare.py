@@ -105,6 +105,7 @@ def _from_inputs(options: PublishOptions, exc: MetadataUnreadableError) -> AppMe
         identity=bundle_id,
         version=version,
         display_name=exc.hints.get("display_name"),
+        publisher=exc.hints.get("publisher"),
         minimum_os=MinimumOs("macos", minimum) if minimum else None,
         content=PlainContent(path=path, size=path.stat().st_size),
         properties={
