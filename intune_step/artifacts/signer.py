@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.serialization import pkcs7
 from cryptography.x509.oid import NameOID
 
@@ -39,7 +40,7 @@ def from_pkcs7(der: bytes) -> Signer | None:
         return None
     try:
         certificates = pkcs7.load_der_pkcs7_certificates(der)
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # malformed, or PKCS#7 that is not SignedData
         return None
     return from_certificates(certificates)
 

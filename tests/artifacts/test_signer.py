@@ -84,7 +84,13 @@ def test_the_leaf_is_chosen_from_a_chain_in_any_order() -> None:
     assert from_pkcs7(v1_signature(key, leaf, ca)).name == "Contoso Apps"  # type: ignore[union-attr]
 
 
-@pytest.mark.parametrize("data", [b"", b"\x30\x82\xff\xff", b"not der", bytes(2 * 1024 * 1024)])
+# a PKCS#7 ContentInfo of type data (1.2.840.113549.1.7.1), not SignedData
+PKCS7_DATA = bytes.fromhex("300f06092a864886f70d010701a0020400")
+
+
+@pytest.mark.parametrize(
+    "data", [b"", b"\x30\x82\xff\xff", b"not der", bytes(2 * 1024 * 1024), PKCS7_DATA]
+)
 def test_garbage_gives_no_name(data: bytes) -> None:
     assert from_pkcs7(data) is None
     assert from_der_certificates([data]) is None
