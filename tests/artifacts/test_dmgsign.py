@@ -14,6 +14,8 @@ import pytest
 from intune_step.artifacts import read_artifact
 from intune_step.artifacts.base import MetadataUnreadableError
 from intune_step.artifacts.dmgsign import dmg_signer
+from intune_step.config.options import build_options
+from intune_step.publish.prepare import prepare
 from intune_step.samples.macos import build_dmg, info_plist
 from tests.artifacts.signing import certificate, v1_signature
 
@@ -65,6 +67,10 @@ def test_an_image_whose_app_is_unreadable_carries_its_signer(tmp_path: Path) -> 
     with pytest.raises(MetadataUnreadableError) as info:
         read_artifact(path)
     assert info.value.hints["publisher"] == "Contoso Ltd"
+    # and the app the user's bundle-id names is published under that signer
+    raw = {"file": str(path), "bundle-id": "com.contoso.tools", "bundle-version": "1.0"}
+    meta = prepare(build_options(raw, tmp_path))
+    assert (meta.identity, meta.publisher) == ("com.contoso.tools", "Contoso Ltd")
 
 
 @pytest.mark.parametrize(
