@@ -4,11 +4,13 @@ v1 signature, on APKs signed here with real keys (cryptography) and the AOSP fix
 from __future__ import annotations
 
 import struct
+import warnings
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import pkcs7
 
 from intune_step.artifacts.apk import read_apk
 from intune_step.artifacts.apksig import MAGIC
@@ -67,6 +69,8 @@ def with_member(path: Path, name: str, data: bytes) -> Path:
         ({"CN": "Contoso", "O": "Unknown", "OU": "Unknown"}, "Contoso"),  # keytool blanks
         ({"CN": "Android Debug", "O": "Android", "C": "US"}, None),  # the SDK's debug key
         ({"CN": "Unknown"}, None),
+        ({"O": "Internet Widgits Pty Ltd", "C": "AU"}, None),  # openssl req's default
+        ({"CN": "Fabrikam Build", "O": "Internet Widgits Pty Ltd"}, "Fabrikam Build"),
     ],
 )
 def test_the_subject_names_the_publisher(fields: dict[str, str], expected: str | None) -> None:
@@ -86,6 +90,14 @@ def test_the_leaf_is_chosen_from_a_chain_in_any_order() -> None:
 
 # a PKCS#7 ContentInfo of type data (1.2.840.113549.1.7.1), not SignedData
 PKCS7_DATA = bytes.fromhex("300f06092a864886f70d010701a0020400")
+
+
+def test_no_warning_escapes_for_a_ber_ordered_set(recwarn: pytest.WarningsRecorder) -> None:
+    key, cert = certificate(O="Contoso Ltd")
+    _, stranger = certificate(O="Stranger Inc")
+    signed = v1_signature(key, cert, stranger)
+    swapped = signed.replace(der(cert) + der(stranger), der(stranger) + der(cert))
+    assert from_pkcs7(swapped) is not None and not recwarn.list  # nothing printed in CI logs
 
 
 @pytest.mark.parametrize(
@@ -154,6 +166,33 @@ def test_a_damaged_block_falls_back_to_v1(tmp_path: Path) -> None:
 def test_an_unsigned_apk_has_no_publisher(tmp_path: Path) -> None:
     meta = read_apk(build_apk(tmp_path / "a.apk"))
     assert meta.publisher is None and "signer" not in meta.details
+
+
+def test_the_signer_info_picks_the_certificate_not_the_set_order() -> None:
+    # AOSP's file: the set lists CN=rsa-1024 first; the SignerInfo names rsa-2048's serial
+    meta = read_apk(FIXTURES / "v1-only-pkcs7-cert-bag-first-cert-not-used.apk")
+    assert (meta.publisher, meta.details["signatureScheme"]) == ("rsa-2048", "v1")
+
+
+def test_an_unrelated_certificate_before_the_signer_is_passed_over() -> None:
+    key, cert = certificate(O="Contoso Ltd")
+    _, stranger = certificate(O="Stranger Inc")
+    signed = v1_signature(key, cert, stranger)
+    pair = der(cert) + der(stranger)
+    assert signed.count(pair) == 1  # the builder writes the signer's certificate first
+    signature = signed.replace(pair, der(stranger) + der(cert))  # as the AOSP file has it
+    with warnings.catch_warnings():  # the swap breaks DER's SET order; BER allows it
+        warnings.simplefilter("ignore", UserWarning)
+        assert pkcs7.load_der_pkcs7_certificates(signature)[0] == stranger
+    assert from_certificates([stranger, cert]).name == "Stranger Inc"  # type: ignore[union-attr]
+    assert from_pkcs7(signature).name == "Contoso Ltd"  # type: ignore[union-attr]
+
+
+def test_a_rotated_v3_key_names_the_current_signer() -> None:
+    # v1 and v2 by CN=rsa-2048, v3 by the rotated CN=rsa-2048_2: Android verifies v3 first
+    meta = read_apk(FIXTURES / "golden-aligned-v1v2v3-lineage-out.apk")
+    assert (meta.publisher, meta.details["signatureScheme"]) == ("rsa-2048_2", "v3")
+    assert meta.display_name == "Tiny App for CTS"
 
 
 def test_the_aosp_v2_block_agrees_with_openssl() -> None:
