@@ -104,21 +104,22 @@ def _named(meta: AppMetadata, archive: zipfile.ZipFile, path: Path) -> AppMetada
 def _label(
     archive: zipfile.ZipFile, path: Path, res_id: int, raw: str, warnings: list[str]
 ) -> str | None:
-    why = None
-    try:
-        if RESOURCES not in archive.namelist():
-            why = "the APK has no resources.arsc"
-        elif (
-            text := resolve_string(read_member(archive, RESOURCES, path, MAX_ARSC_BYTES), res_id)
-        ) is not None:
-            return text
+    """The label's text, or None with a warning: an unresolved label never refuses the APK,
+    whose name the display-name input can give."""
+    if RESOURCES not in archive.namelist():
+        why = "the APK has no resources.arsc"
+    else:
+        try:
+            text = resolve_string(read_member(archive, RESOURCES, path, MAX_ARSC_BYTES), res_id)
+        except ArtifactError as exc:
+            text, why = None, f"resources.arsc cannot be read ({exc.message})"
         else:
             why = "resources.arsc holds no text for it"
-    except ArtifactError as exc:
-        why = f"resources.arsc cannot be read ({exc.message})"
+        if text is not None:
+            return text
     warnings.append(
-        f"the label {raw} cannot be resolved: {why}; the app is named after the "
-        "file unless the display-name input is set"
+        f"the label {raw} cannot be resolved: {why}; the app is named after the file unless "
+        "the display-name input is set"
     )
     return None
 

@@ -187,7 +187,7 @@ def _check_platform(path: Path, info: dict[str, Any]) -> None:
     if raw is None:
         return
     platforms = [str(p).strip() for p in (raw if isinstance(raw, list) else [raw])]
-    if IOS_PLATFORM in platforms:
+    if any(p.lower() == IOS_PLATFORM.lower() for p in platforms):
         return
     names = ", ".join(PLATFORM_NAMES.get(p.lower(), repr(p)) for p in platforms) or "none"
     raise ArtifactError(
