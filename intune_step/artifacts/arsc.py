@@ -2,10 +2,11 @@
 (the launcher icon) or to a string (the application label).
 
 Layout (little-endian chunks, ``u16 type, u16 headerSize, u32 size``): RES_TABLE (0x0002)
-holds the global string pool (0x0001) and packages (0x0200); a package holds type-spec (0x0202) and type (0x0201) chunks. A type chunk carries one
-configuration (ResTable_config, whose locale and density we read) and an entry-offset table;
-an entry's Res_value of TYPE_STRING is a file path or a text in the global pool, a
-TYPE_REFERENCE points at another resource (an alias), which is followed a few steps.
+holds the global string pool (0x0001) and packages (0x0200); a package holds type-spec
+(0x0202) and type (0x0201) chunks. A type chunk carries one configuration (ResTable_config,
+whose locale and density we read) and an entry-offset table; an entry's Res_value of
+TYPE_STRING is a file path or a text in the global pool, a TYPE_REFERENCE points at another
+resource (an alias), which is followed a few steps.
 
 The input is untrusted: offsets are bounds-checked, sizes and counts are capped, and every
 malformed input raises ArscError (an ArtifactError), never IndexError or struct.error.
