@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
-from intune_step.artifacts.base import AppMetadata
+from intune_step.artifacts.base import AppMetadata, MetadataUnreadableError
+from intune_step.artifacts.dmgsign import dmg_signer
 from intune_step.errors import ArtifactError
 
 # suffix -> "module:function"; each reader takes a Path and returns AppMetadata.
@@ -59,4 +61,24 @@ def read_artifact(path: Path) -> AppMetadata:
     module_name, func_name = target.split(":")
     reader: Callable[[Path], AppMetadata] = getattr(  # READERS' contract
         importlib.import_module(module_name), func_name)
-    return reader(path)
+    if suffix != ".dmg":
+        return reader(path)
+    return _with_dmg_signer(reader, path)
+
+
+def _with_dmg_signer(reader: Callable[[Path], AppMetadata], path: Path) -> AppMetadata:
+    """A disk image's publisher is its code signature's signer (dmgsign.py), read beside the
+    volume, also for an image whose app the user's bundle-id must name."""
+    try:
+        meta = reader(path)
+    except MetadataUnreadableError as exc:
+        signer = dmg_signer(path)
+        if signer is not None:
+            exc.hints.setdefault("publisher", signer.name)
+        raise
+    if meta.publisher is not None:
+        return meta
+    signer = dmg_signer(path)
+    if signer is None:
+        return meta
+    return replace(meta, publisher=signer.name, details={**meta.details, "signer": signer.subject})

@@ -2,17 +2,24 @@
 
 See docs/protocol.md, "Android binary XML".
 
-Everything comes from the binary AndroidManifest.xml; values given as resource references
+Everything comes from the binary AndroidManifest.xml, except two things: the application
+label, which real apps give as ``@string/app_name``, is resolved through resources.arsc
+(artifacts/arsc.py: default configuration, then English, then the first), and the publisher
+is the signing certificate's subject (artifacts/apksig.py). Other resource references
 (``@0x7f...``) are reported, not resolved. The launcher icon's reference is kept as
-``details["iconResource"]`` for icon.py, which resolves it through resources.arsc.
+``details["iconResource"]`` for icon.py, which resolves it through the same table.
 """
 
 from __future__ import annotations
 
+import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from intune_step.artifacts.apksig import apk_signer
+from intune_step.artifacts.arsc import MAX_ARSC_BYTES, resolve_string
 from intune_step.artifacts.axml import MAX_AXML_BYTES, Attribute, AxmlError, Element, parse_axml
 from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
 from intune_step.artifacts.minos import android_release
@@ -20,6 +27,7 @@ from intune_step.artifacts.safezip import open_zip, read_member
 from intune_step.errors import ArtifactError
 
 MANIFEST = "AndroidManifest.xml"
+RESOURCES = "resources.arsc"
 BUNDLE_MANIFEST = "base/manifest/AndroidManifest.xml"  # what an .aab holds instead
 
 # android: attribute resource ids (framework public.xml)
@@ -59,19 +67,61 @@ def read_apk(path: Path) -> AppMetadata:
         if MANIFEST not in names:
             raise _missing_manifest(path, names)
         data = read_member(archive, MANIFEST, path, MAX_AXML_BYTES)
-    if data.lstrip()[:1] == b"<":
-        raise ArtifactError(
-            f"{path.name}: AndroidManifest.xml is plain-text XML, not compiled; this is not a "
-            "built APK",
-            fix="publish the APK that Gradle/aapt2 produced",
-        )
-    try:
-        return _metadata(path, parse_axml(data))
-    except AxmlError as exc:
-        raise ArtifactError(
-            f"{path.name}: AndroidManifest.xml cannot be read: {exc.message}",
-            fix="rebuild the APK; its binary manifest is damaged",
-        ) from exc
+        if data.lstrip()[:1] == b"<":
+            raise ArtifactError(
+                f"{path.name}: AndroidManifest.xml is plain-text XML, not compiled; this is "
+                "not a built APK",
+                fix="publish the APK that Gradle/aapt2 produced",
+            )
+        try:
+            meta = _metadata(path, parse_axml(data))
+        except AxmlError as exc:
+            raise ArtifactError(
+                f"{path.name}: AndroidManifest.xml cannot be read: {exc.message}",
+                fix="rebuild the APK; its binary manifest is damaged",
+            ) from exc
+        return _named(meta, archive, path)
+
+
+def _named(meta: AppMetadata, archive: zipfile.ZipFile, path: Path) -> AppMetadata:
+    """The label resolved through resources.arsc and the signer as publisher."""
+    details = dict(meta.details)
+    warnings = list(details.pop("warnings", []))
+    name = meta.display_name
+    res_id = details.get("labelResource")
+    if isinstance(res_id, int):
+        name = _label(archive, path, res_id, str(details.get("label")), warnings)
+    found = apk_signer(archive, path)
+    if found is not None:
+        details["signer"], details["signatureScheme"] = found[0].subject, found[1]
+    if warnings:
+        details["warnings"] = warnings
+    return replace(
+        meta, display_name=name, publisher=found[0].name if found else None, details=details
+    )
+
+
+def _label(
+    archive: zipfile.ZipFile, path: Path, res_id: int, raw: str, warnings: list[str]
+) -> str | None:
+    """The label's text, or None with a warning: an unresolved label never refuses the APK,
+    whose name the display-name input can give."""
+    if RESOURCES not in archive.namelist():
+        why = "the APK has no resources.arsc"
+    else:
+        try:
+            text = resolve_string(read_member(archive, RESOURCES, path, MAX_ARSC_BYTES), res_id)
+        except ArtifactError as exc:
+            text, why = None, f"resources.arsc cannot be read ({exc.message})"
+        else:
+            why = "resources.arsc holds no text for it"
+        if text is not None:
+            return text
+    warnings.append(
+        f"the label {raw} cannot be resolved: {why}; the app is named after the file unless "
+        "the display-name input is set"
+    )
+    return None
 
 
 def _missing_manifest(path: Path, names: set[str]) -> ArtifactError:
@@ -177,6 +227,8 @@ def _metadata(path: Path, elements: list[Element]) -> AppMetadata:
     }
     if raw_version_name is not None:
         details["versionNameRaw"] = raw_version_name
+    if label is not None and label.is_reference:
+        details["labelResource"] = label.data
     icon = application.attribute(ATTR_ICON, "icon") if application else None
     if icon is not None and icon.is_reference:
         details["iconResource"] = icon.data

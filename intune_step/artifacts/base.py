@@ -30,7 +30,7 @@ class MetadataUnreadableError(ArtifactError):
     A disk image without a top-level .app or with a volume this reader does not parse, a
     package that records no bundle: the file itself can still be uploaded, so the user's
     bundle-id and bundle-version may stand in for what it would have said. ``hints`` carries
-    whatever was read before the reader gave up ("minimum_os", "display_name").
+    whatever was read before the reader gave up ("minimum_os", "display_name", "publisher").
     """
 
     def __init__(self, message: str, *, fix: str | None = BUNDLE_OVERRIDE_FIX,

@@ -30,6 +30,19 @@ APP_DIR = re.compile(r"^Payload/([^/]+\.app)/")
 MAX_PLIST_BYTES = 4 * 1024 * 1024
 EXPIRY_WARNING = timedelta(days=30)
 FAMILY_IPHONE, FAMILY_IPAD = 1, 2
+# UIDeviceFamily numbers of the other Apple platforms (Apple's UIDeviceFamily reference)
+OTHER_FAMILIES = {3: "Apple TV", 4: "Apple Watch", 6: "Mac", 7: "Apple Vision"}
+IOS_PLATFORM = "iPhoneOS"  # CFBundleSupportedPlatforms of a device build for iPhone/iPad
+PLATFORM_NAMES = {
+    "iphonesimulator": "the iOS Simulator",
+    "appletvos": "tvOS",
+    "appletvsimulator": "the tvOS Simulator",
+    "watchos": "watchOS",
+    "watchsimulator": "the watchOS Simulator",
+    "xros": "visionOS",
+    "xrsimulator": "the visionOS Simulator",
+    "macosx": "macOS",
+}
 GRAPH_DATETIME = "%Y-%m-%dT%H:%M:%SZ"
 
 PROFILE_FIX = (
@@ -167,6 +180,35 @@ def _device_families(path: Path, raw: Any) -> list[int]:
     return families
 
 
+def _check_platform(path: Path, info: dict[str, Any]) -> None:
+    """A build for another Apple platform (or the Simulator) is refused: Intune's iosLobApp
+    installs on iPhone and iPad only. An absent key is taken as iPhoneOS (older Xcodes)."""
+    raw = info.get("CFBundleSupportedPlatforms")
+    if raw is None:
+        return
+    platforms = [str(p).strip() for p in (raw if isinstance(raw, list) else [raw])]
+    if any(p.lower() == IOS_PLATFORM.lower() for p in platforms):
+        return
+    names = ", ".join(PLATFORM_NAMES.get(p.lower(), repr(p)) for p in platforms) or "none"
+    raise ArtifactError(
+        f"{path.name}: CFBundleSupportedPlatforms is {platforms}, a build for {names}, not for "
+        "iPhone or iPad; Intune's iOS line-of-business apps install on iPhone and iPad only",
+        fix="publish the IPA of the iOS target built for devices (Any iOS Device, arm64)",
+    )
+
+
+def _check_families(path: Path, families: list[int]) -> None:
+    if FAMILY_IPHONE in families or FAMILY_IPAD in families:
+        return
+    named = ", ".join(f"{f} ({OTHER_FAMILIES.get(f, 'unknown')})" for f in families) or "none"
+    raise ArtifactError(
+        f"{path.name}: Info.plist UIDeviceFamily names neither iPhone (1) nor iPad (2) but "
+        f"{named}; Intune needs at least one of them as applicableDeviceType",
+        fix="set Targeted Device Families (TARGETED_DEVICE_FAMILY) to iPhone, iPad or both "
+        "and rebuild",
+    )
+
+
 def _check_expiry(path: Path, profile: ProvisioningProfile, now: datetime) -> None:
     if profile.expiration <= now:
         raise ArtifactError(
@@ -199,13 +241,19 @@ def _metadata(
     warnings: list[str] = []
     version, build = _versions(path, info, warnings)
     _check_expiry(path, profile, now)
+    _check_platform(path, info)
     families = _device_families(path, info.get("UIDeviceFamily"))
-    if FAMILY_IPHONE not in families and FAMILY_IPAD not in families:
-        warnings.append(f"UIDeviceFamily {families} names neither iPhone nor iPad")
+    _check_families(path, families)
+    # Xcode always writes MinimumOSVersion from the deployment target, and Apple documents no
+    # default; guessing one could offer the app to devices it cannot run on, so it is refused
+    # (docs/protocol.md, "iOS packages and provisioning profiles").
     min_os = _text(info, "MinimumOSVersion")
     if min_os is None:
-        warnings.append(
-            "MinimumOSVersion is absent; Graph needs a minimum OS, so set it in the app target"
+        raise ArtifactError(
+            f"{path.name}: Info.plist has no MinimumOSVersion; Intune needs the minimum iOS "
+            "version (minimumSupportedOperatingSystem)",
+            fix="set the iOS Deployment Target (IPHONEOS_DEPLOYMENT_TARGET) so Xcode writes "
+            "MinimumOSVersion, and rebuild",
         )
     if profile.expiration - now < EXPIRY_WARNING:
         warnings.append("the provisioning profile expires within 30 days")
@@ -229,7 +277,8 @@ def _metadata(
         version=version,
         build=build,
         display_name=display_name,
-        minimum_os=MinimumOs("ios", min_os) if min_os else None,
+        publisher=profile.team_name,
+        minimum_os=MinimumOs("ios", min_os),
         properties={
             "bundleId": bundle_id,
             "versionNumber": version,

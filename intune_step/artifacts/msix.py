@@ -15,10 +15,12 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote
 
 from intune_step.artifacts.base import AppMetadata, MinimumOs, PlainContent
 from intune_step.artifacts.intunewin import open_stored_member
 from intune_step.artifacts.safezip import DECODE_ERRORS, open_zip, read_member
+from intune_step.artifacts.signer import name_from_dn
 from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
 
@@ -67,6 +69,7 @@ class PackageFacts:
     min_version: str | None
     display_name: str | None
     publisher_display_name: str | None
+    resource_only: bool = False  # <ResourcePackage>true</ResourcePackage> and no Applications
 
 
 def read_msix(path: Path) -> AppMetadata:
@@ -78,6 +81,14 @@ def read_msix(path: Path) -> AppMetadata:
         elif PACKAGE_MANIFEST in names:
             facts = _package_facts(_manifest(archive, PACKAGE_MANIFEST, path), path)
             architectures, is_bundle = [facts.architecture], False
+            if facts.resource_only:
+                raise ArtifactError(
+                    f"{path.name}: this is a resource package (ResourcePackage, no "
+                    "Applications); it installs only beside its main package, and Intune "
+                    "deploys apps",
+                    fix="publish the app's main .msix, or the .msixbundle that holds it and "
+                    "its resource packages",
+                )
         else:
             raise ArtifactError(
                 f"{path.name}: neither {PACKAGE_MANIFEST} nor {BUNDLE_MANIFEST} is in the package",
@@ -89,7 +100,8 @@ def read_msix(path: Path) -> AppMetadata:
         identity=facts.name,
         version=facts.version,
         display_name=facts.display_name,
-        publisher=facts.publisher_display_name,
+        # PublisherDisplayName, else the O or CN of the signing publisher's DN
+        publisher=facts.publisher_display_name or name_from_dn(facts.publisher),
         minimum_os=MinimumOs("windows", facts.min_version) if facts.min_version else None,
         content=PlainContent(path=path, size=path.stat().st_size),
         properties={
@@ -148,6 +160,7 @@ def _package_facts(root: ET.Element, path: Path, what: str = PACKAGE_MANIFEST) -
     identity = _identity(root, "Package", path, what)
     devices, min_version = _targets(root, path, what)
     properties = _child(root, "Properties")
+    resource = (_literal(properties, "ResourcePackage") or "").lower() == "true"
     arch = (identity.get("ProcessorArchitecture") or "neutral").lower()
     return PackageFacts(
         name=identity.get("Name", "").strip(),
@@ -159,6 +172,7 @@ def _package_facts(root: ET.Element, path: Path, what: str = PACKAGE_MANIFEST) -
         min_version=min_version,
         display_name=_literal(properties, "DisplayName"),
         publisher_display_name=_literal(properties, "PublisherDisplayName"),
+        resource_only=resource and _child(root, "Applications") is None,
     )
 
 
@@ -249,13 +263,12 @@ def _is_stub(package: ET.Element) -> bool:
 def _inner_facts(archive: zipfile.ZipFile, package: ET.Element, path: Path) -> PackageFacts:
     """Open the bundle's package ``FileName`` in place and read its manifest."""
     name = (package.get("FileName") or "").strip()
-    try:
-        info = archive.getinfo(name)
-    except KeyError as exc:
+    info = _bundled(archive, name)
+    if info is None:
         raise ArtifactError(
             f"{path.name}: the bundle lists {name!r}, which is not in the bundle",
             fix="rebuild the bundle with MakeAppx bundle",
-        ) from exc
+        )
     what = f"{name}/{PACKAGE_MANIFEST}"
     try:
         with _open_inner(archive, info, path) as raw, zipfile.ZipFile(raw) as inner:
@@ -271,6 +284,23 @@ def _inner_facts(archive: zipfile.ZipFile, package: ET.Element, path: Path) -> P
             fix="rebuild the bundle with MakeAppx bundle",
         ) from exc
     return _package_facts(root, path, what)
+
+
+def _bundled(archive: zipfile.ZipFile, name: str) -> zipfile.ZipInfo | None:
+    """The member for a manifest FileName. The ZIP holds OPC part names, percent-encoded
+    (non-ASCII as UTF-8 bytes, a space as %20), case-insensitive; the manifest does not
+    encode (docs/protocol.md, "MSIX packages and bundles")."""
+    try:
+        return archive.getinfo(name)
+    except KeyError:
+        pass
+    wanted = name.replace("\\", "/")
+    decoded = [(unquote(info.filename), info) for info in archive.infolist()]
+    exact = next((info for text, info in decoded if text == wanted), None)
+    if exact is not None:
+        return exact
+    folded = wanted.casefold()
+    return next((info for text, info in decoded if text.casefold() == folded), None)
 
 
 def _open_inner(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> IO[bytes]:

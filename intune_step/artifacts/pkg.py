@@ -23,6 +23,7 @@ from intune_step.artifacts.base import (
     PlainContent,
 )
 from intune_step.artifacts.macos_apps import bundle_properties
+from intune_step.artifacts.signer import from_der_certificates
 from intune_step.artifacts.xar import XarArchive
 from intune_step.artifacts.xmlguard import local_name, parse_untrusted_xml
 from intune_step.errors import ArtifactError
@@ -59,6 +60,7 @@ def read_pkg(path: Path) -> AppMetadata:
             for name in _package_info_names(archive)
             if (info := _read_xml(archive, name)) is not None
         ]
+        signer = from_der_certificates(archive.certificates)  # productsign's Developer ID
     if distribution is None and not infos:
         raise ArtifactError(
             f"{path.name}: neither a Distribution nor a PackageInfo is in the package",
@@ -68,8 +70,8 @@ def read_pkg(path: Path) -> AppMetadata:
     apps = _top_level_apps(documents)
     minimum = _minimum_os(distribution)
     # What is known without a bundle, for the user's bundle-id/bundle-version to complete.
-    hints = {k: v for k, v in (("minimum_os", minimum), ("display_name", _title(distribution)))
-             if v}
+    hints = {k: v for k, v in (("minimum_os", minimum), ("display_name", _title(distribution)),
+                               ("publisher", signer.name if signer else None)) if v}
     if not apps:
         raise MetadataUnreadableError(
             f"{path.name}: the package records no app bundle (.app), so Intune's bundle id and "
@@ -97,11 +99,13 @@ def read_pkg(path: Path) -> AppMetadata:
         version=primary.display_version,
         build=primary.version,
         display_name=_title(distribution),
+        publisher=signer.name if signer else None,
         minimum_os=MinimumOs("macos", minimum) if minimum else None,
         content=PlainContent(path=path, size=path.stat().st_size),
         properties=bundle_properties(apps),
         manifest=None,
-        details=_details(distribution, infos, primary, apps),
+        details={**_details(distribution, infos, primary, apps),
+                 **({"signer": signer.subject} if signer else {})},
     )
 
 

@@ -77,6 +77,19 @@ def central_directory_size(path: Path) -> int | None:
     """The central directory's size as the end records state it (zip64 too), read from the
     file's tail before zipfile loads the directory whole; None when no record is found (then
     zipfile's own refusal applies)."""
+    record = _end_record(path)
+    return record[0] if record else None
+
+
+def central_directory_offset(path: Path) -> int | None:
+    """Where the central directory starts, as the end records state it (what the APK Signing
+    Block sits right before); None when no record is found."""
+    record = _end_record(path)
+    return record[1] if record else None
+
+
+def _end_record(path: Path) -> tuple[int, int] | None:
+    """(size, offset) of the central directory from the (zip64) end of central directory."""
     try:
         size = path.stat().st_size
         with path.open("rb") as fp:
@@ -87,8 +100,8 @@ def central_directory_size(path: Path) -> int | None:
             if at < 0 or at + _EOCD.size > len(tail):
                 return None
             fields = _EOCD.unpack_from(tail, at)
-            if fields[5] != 0xFFFFFFFF and fields[4] != 0xFFFF:
-                return int(fields[5])
+            if fields[5] != 0xFFFFFFFF and fields[4] != 0xFFFF and fields[6] != 0xFFFFFFFF:
+                return int(fields[5]), int(fields[6])
             if at < _ZIP64_LOCATOR.size:
                 return None
             locator = _ZIP64_LOCATOR.unpack_from(tail, at - _ZIP64_LOCATOR.size)
@@ -98,7 +111,8 @@ def central_directory_size(path: Path) -> int | None:
             record = fp.read(_ZIP64_EOCD.size)
             if len(record) < _ZIP64_EOCD.size or record[:4] != b"PK\x06\x06":
                 return None
-            return int(_ZIP64_EOCD.unpack(record)[8])
+            fields64 = _ZIP64_EOCD.unpack(record)
+            return int(fields64[8]), int(fields64[9])
     except OSError:
         return None
 

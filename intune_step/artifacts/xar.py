@@ -4,18 +4,23 @@ Layout (kaitai ``archive/xar.ksy``): a big-endian header ``>4sHHQQI`` (magic ``x
 size, version, compressed TOC length, uncompressed TOC length, checksum algorithm), the
 zlib-compressed XML table of contents, then the heap. Entry offsets are relative to the heap.
 
-The TOC is untrusted XML and goes through :mod:`intune_step.artifacts.xmlguard`.
+The TOC is untrusted XML and goes through :mod:`intune_step.artifacts.xmlguard`. A signed
+package (productsign, pkgbuild --sign) names its signer in the TOC's ``<signature>`` (and
+``<x-signature>``) as XML-DSig ``KeyInfo/X509Data/X509Certificate`` elements, the signing
+certificate first; they are kept, base64-decoded, in ``certificates`` (nothing is verified).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import bz2
 import hashlib
 import lzma
 import struct
 import xml.etree.ElementTree as ET
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,6 +36,9 @@ MAX_TOC_COMPRESSED = 8 * 1024 * 1024
 MAX_TOC_BYTES = 16 * 1024 * 1024
 MAX_ENTRY_BYTES = 16 * 1024 * 1024  # Distribution/PackageInfo are a few KB
 MAX_ENTRIES = 100_000
+MAX_CERTIFICATES = 16
+MAX_CERTIFICATE_TEXT = 64 * 1024  # base64 of one certificate; real ones are ~2 KB
+DSIG = "http://www.w3.org/2000/09/xmldsig#"
 
 _Fail = Callable[[str], ArtifactError]  # builds the error for one archive
 _Tree = dict[str, "bytes | _Tree"]
@@ -70,6 +78,7 @@ class XarArchive:
             self._file_size = path.stat().st_size
             self.heap_start, toc = self._read_toc()
             self.entries = _collect_entries(toc, self._label)
+            self.certificates = _certificates(toc)
             self._verify_toc_checksum(toc)
             self._check_heap_extent()
         except BaseException:
@@ -164,6 +173,25 @@ class XarArchive:
         return data
 
 
+def _certificates(toc: ET.Element) -> list[bytes]:
+    """The DER certificates of the TOC's signatures, in document order (signer first)."""
+    found: list[bytes] = []
+    for signature in (c for c in toc if local_name(c.tag) in ("signature", "x-signature")):
+        for elem in signature.iter():
+            if local_name(elem.tag) != "X509Certificate" or len(found) >= MAX_CERTIFICATES:
+                continue
+            text = "".join((elem.text or "").split())
+            if not text or len(text) > MAX_CERTIFICATE_TEXT:
+                continue
+            try:
+                found.append(base64.b64decode(text, validate=True))
+            except (binascii.Error, ValueError):
+                continue
+        if found:
+            break  # one signature's chain: an x-signature repeats the same certificates
+    return found
+
+
 def _collect_entries(toc: ET.Element, label: str) -> dict[str, XarEntry]:
     entries: dict[str, XarEntry] = {}
     # depth-first in document order (the stack holds siblings reversed)
@@ -254,13 +282,20 @@ def _inflate(data: bytes, encoding: str, limit: int, fail: _Fail) -> bytes:
 # --- writing (fixtures and samples) --------------------------------------------------------
 
 
-def write_xar(files: Mapping[str, bytes], encoding: str = "application/x-gzip") -> bytes:
+def write_xar(
+    files: Mapping[str, bytes],
+    encoding: str = "application/x-gzip",
+    certificates: Sequence[bytes] = (),
+) -> bytes:
     """A xar archive holding ``files`` (paths with "/" make directories), sha1 checksums.
 
     ``encoding`` is "application/x-gzip" (zlib, what pkgbuild writes),
-    "application/x-bzip2" or "application/octet-stream".
+    "application/x-bzip2" or "application/octet-stream". ``certificates`` (DER, signer
+    first) add a ``<signature style="RSA">`` as productsign lays it out, its 256 bytes
+    zeroed: a reader may name the signer, nothing here can verify it.
     """
-    heap = bytearray(20)  # the TOC's sha1 goes first; it is known last
+    signature_size = 256 if certificates else 0
+    heap = bytearray(20 + signature_size)  # the TOC's sha1 goes first; it is known last
     tree: _Tree = {}
     for name, data in files.items():
         node = tree
@@ -272,10 +307,21 @@ def write_xar(files: Mapping[str, bytes], encoding: str = "application/x-gzip") 
         node[leaf] = data
     ids = iter(range(1, MAX_ENTRIES))
     body = _toc_files(tree, heap, encoding, ids)
+    signature = ""
+    if certificates:
+        x509_data = "".join(
+            f"<X509Certificate>{base64.b64encode(c).decode()}</X509Certificate>"
+            for c in certificates
+        )
+        signature = (
+            f'  <signature style="RSA"><offset>20</offset><size>{signature_size}</size>'
+            f'<KeyInfo xmlns="{DSIG}"><X509Data>{x509_data}</X509Data></KeyInfo>'
+            "</signature>\n"
+        )
     toc = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<xar>\n <toc>\n'
         '  <checksum style="sha1"><offset>0</offset><size>20</size></checksum>\n'
-        f"{body} </toc>\n</xar>\n"
+        f"{signature}{body} </toc>\n</xar>\n"
     ).encode()
     compressed = zlib.compress(toc)
     heap[0:20] = hashlib.sha1(compressed).digest()

@@ -21,6 +21,7 @@ from intune_step.errors import SettingsError
 
 TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 GRAPH_VERSIONS = ("beta", "v1.0")
+DEFAULT_SETTING_NAME = "default"  # the setting-name when none is given
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,7 @@ def build_settings(raw: Mapping[str, str | None],
     if graph_version not in GRAPH_VERSIONS:
         raise SettingsError(f"graph-version must be beta or v1.0, not {graph_version!r}")
     return Settings(
-        setting_name=clean(raw, "setting-name") or "default",
+        setting_name=clean(raw, "setting-name") or DEFAULT_SETTING_NAME,
         client_id=client_id,
         client_secret=clean(raw, "client-secret") or "",
         auth_url=auth_url,

@@ -16,7 +16,7 @@ from typing import Any
 from intune_step.artifacts.base import AppMetadata, MinimumOs, Platform
 from intune_step.artifacts.minos import TABLES, minimum_os_flags, odata_type
 from intune_step.config.options import PublishOptions
-from intune_step.config.settings import Settings
+from intune_step.config.settings import DEFAULT_SETTING_NAME, Settings
 from intune_step.graph.win32 import plan as win32_plan
 
 # Types Intune wants a minimum OS for even when the file states none: the lowest flag, so no
@@ -29,8 +29,38 @@ DEFAULT_MINIMUM: dict[str, Platform] = {
 }
 
 
+# The publisher when neither the input, the file nor a named setting says who made the app
+# (Graph requires one): honest, and visible in the portal as something to fix.
+UNKNOWN_PUBLISHER = "Unknown publisher"
+
+
 def display_name(meta: AppMetadata, options: PublishOptions) -> str:
+    """The display-name input, else the name the device shows (the file's), else the file's
+    name without its extension."""
     return options.display_name or meta.display_name or meta.file_name.rsplit(".", 1)[0]
+
+
+def publisher(meta: AppMetadata, options: PublishOptions, settings: Settings) -> str:
+    """The publisher input; else who the file says made it (the provisioning profile's team,
+    the signing certificate, PublisherDisplayName, Manufacturer...); else the setting's name
+    when one was given; else UNKNOWN_PUBLISHER, never the literal "default"."""
+    if options.publisher:
+        return options.publisher
+    if meta.publisher:
+        return meta.publisher
+    if settings.setting_name and settings.setting_name != DEFAULT_SETTING_NAME:
+        return settings.setting_name
+    return UNKNOWN_PUBLISHER
+
+
+def description(meta: AppMetadata, options: PublishOptions) -> str:
+    """The description input, else the name and the app's identity (bundle id, package...).
+    No version: the description is written once, at create, and would go stale."""
+    if options.description:
+        return options.description
+    name = display_name(meta, options)
+    identity = f" ({meta.identity})" if meta.identity and meta.identity != name else ""
+    return f"{name}{identity}, published by intune-step"
 
 
 def app_body(meta: AppMetadata, options: PublishOptions, settings: Settings) -> dict[str, Any]:
@@ -40,8 +70,8 @@ def app_body(meta: AppMetadata, options: PublishOptions, settings: Settings) -> 
     body: dict[str, Any] = {
         "@odata.type": meta.odata_type,
         "displayName": name,
-        "description": options.description or name,
-        "publisher": options.publisher or meta.publisher or settings.setting_name,
+        "description": description(meta, options),
+        "publisher": publisher(meta, options, settings),
         "fileName": meta.file_name,
         "isFeatured": False,
         "informationUrl": None,
@@ -60,7 +90,7 @@ def update_body(meta: AppMetadata, options: PublishOptions, settings: Settings) 
     body: dict[str, Any] = {"@odata.type": meta.odata_type, "fileName": meta.file_name}
     body.update(type_fields(meta, options, settings, creating=False))
     full = {"displayName": display_name(meta, options),
-            "description": options.description or display_name(meta, options),
+            "description": options.description,
             "publisher": options.publisher}
     for option, key in (("display_name", "displayName"), ("description", "description"),
                         ("publisher", "publisher")):

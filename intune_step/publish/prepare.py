@@ -41,6 +41,7 @@ def prepare(options: PublishOptions, graph_version: str = "beta",
     if meta.app_type == "win32LobApp":
         plan(meta, options.win32, creating=options.app_id is None,  # refuses what cannot work
              graph_version=graph_version)
+        meta = _with_display_version(meta, options)
     lifecycle.check_offline(meta, options, graph_version)
     if meta.app_type in BETA_ONLY_TYPES and graph_version != "beta":
         raise SettingsError(
@@ -65,6 +66,15 @@ def _read(options: PublishOptions, warn: Callable[[str], None] | None) -> AppMet
                  f"bundle-version {options.bundle_version} from the inputs")
         return _from_inputs(options, exc)
     return _with_bundle(meta, options)
+
+
+def _with_display_version(meta: AppMetadata, options: PublishOptions) -> AppMetadata:
+    """A Win32 app's version is the displayVersion it gets: the display-version input over
+    the MSI's ProductVersion (graph/win32.py), so the version output and the logs say it."""
+    given = options.win32.display_version if options.win32 is not None else None
+    if not given or given == meta.version:
+        return meta
+    return replace(meta, version=given, build=None)
 
 
 def _check_applicable(meta: AppMetadata, options: PublishOptions) -> None:
@@ -97,6 +107,7 @@ def _from_inputs(options: PublishOptions, exc: MetadataUnreadableError) -> AppMe
         identity=bundle_id,
         version=version,
         display_name=exc.hints.get("display_name"),
+        publisher=exc.hints.get("publisher"),
         minimum_os=MinimumOs("macos", minimum) if minimum else None,
         content=PlainContent(path=path, size=path.stat().st_size),
         properties={

@@ -11,7 +11,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from intune_step.samples.arsc_writer import Resources, resource_id, write_arsc
+from intune_step.samples.arsc_writer import Resources, Strings, resource_id, string_id, write_arsc
 from intune_step.samples.axml_writer import NameStyle, Ref, build_manifest
 
 # "dex\n035\0" magic followed by a zeroed header: enough for tools that sniff the file
@@ -41,13 +41,11 @@ def icon_files(icon: bytes) -> dict[str, bytes]:
     }
 
 
-def icon_table(package: str, files: dict[str, bytes]) -> tuple[bytes, int]:
-    """resources.arsc mapping mipmap/ic_launcher to ``files`` by their density folder, and
-    its resource id."""
+def icon_resources(files: dict[str, bytes]) -> Resources:
+    """mipmap/ic_launcher mapped to ``files`` by their density folder."""
     density = {"mdpi": MDPI, "xxxhdpi": XXXHDPI, "anydpi": ANYDPI}
     configs = {density[name.split("/")[1].split("-")[1]]: name for name in files}
-    resources: Resources = {"mipmap": {"ic_launcher": dict(configs)}}
-    return write_arsc(resources, package), resource_id(resources, "mipmap", "ic_launcher")
+    return {"mipmap": {"ic_launcher": dict(configs)}}
 
 
 def build_apk(
@@ -64,16 +62,21 @@ def build_apk(
     names: NameStyle = "plain",
     manifest: bytes | None = None,
     icon: bytes | None = None,
+    app_name: dict[str, str | Ref] | None = None,
 ) -> Path:
     """Write an APK at ``path``. None leaves an attribute out (both SDKs None: no <uses-sdk>);
     ``Ref(0x7F...)`` makes a resource reference; ``manifest`` replaces the AXML bytes;
-    ``icon`` (PNG bytes) adds android:icon, resources.arsc and the files of icon_files()."""
-    extra: dict[str, bytes] = {}
-    icon_ref = None
-    if icon is not None:
-        extra = icon_files(icon)
-        extra["resources.arsc"], res_id = icon_table(package, extra)
-        icon_ref = Ref(res_id)
+    ``icon`` (PNG bytes) adds android:icon, resources.arsc and the files of icon_files();
+    ``app_name`` ({locale qualifier: text}, "" the default) adds @string/app_name to
+    resources.arsc and makes it the label, as Android Studio's template does."""
+    extra: dict[str, bytes] = icon_files(icon) if icon is not None else {}
+    resources: Resources = icon_resources(extra) if icon is not None else {}
+    strings: Strings = {"app_name": app_name} if app_name is not None else {}
+    icon_ref = Ref(resource_id(resources, "mipmap", "ic_launcher")) if icon is not None else None
+    if strings:
+        label = Ref(string_id(resources, "app_name", strings))
+    if resources or strings:
+        extra["resources.arsc"] = write_arsc(resources, package, strings=strings)
     if manifest is None:
         manifest = build_manifest(
             package,

@@ -10,6 +10,7 @@ import gzip
 import plistlib
 import struct
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import quoteattr
@@ -46,8 +47,10 @@ def build_pkg(
     min_os: str,
     shape: PkgShape = "product",
     app_name: str = "Demo",
+    certificates: Sequence[bytes] = (),
 ) -> Path:
-    """Write a flat .pkg installing ``<app_name>.app`` to /Applications.
+    """Write a flat .pkg installing ``<app_name>.app`` to /Applications; ``certificates``
+    (DER, signer first) sign it as productsign would, without a real signature value.
 
     ``product``: Distribution + ``<id>.pkg/PackageInfo`` (productbuild);
     ``component``: a top-level PackageInfo (pkgbuild);
@@ -68,7 +71,7 @@ def build_pkg(
             f"{component}/PackageInfo": package_info,
             f"{component}/Payload": payload,
         }
-    path.write_bytes(write_xar(files))
+    path.write_bytes(write_xar(files, certificates=certificates))
     return path
 
 

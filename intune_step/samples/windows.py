@@ -19,6 +19,7 @@ import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
 from intune_step.crypto import FileEncryptionInfo, b64, encrypt_bytes
@@ -88,14 +89,16 @@ def build_msix(
     min_version: str,
     bundle: bool = False,
     display: str = "Demo",
+    inner: str = "{name}_{version}_{arch}.msix",
 ) -> Path:
     """Write an .msix, or with ``bundle=True`` an .msixbundle holding one package per
-    architecture of the comma-separated ``arch``."""
+    architecture of the comma-separated ``arch``, each named by the ``inner`` template
+    (which must end in ``_{arch}.msix``)."""
     if not bundle:
         path.write_bytes(_package_bytes(name, version, publisher, arch, min_version, display))
         return path
     packages = {
-        f"{name}_{version}_{one}.msix": _package_bytes(
+        inner.format(name=name, version=version, arch=one): _package_bytes(
             name, version, publisher, one, min_version, display
         )
         for one in (a.strip() for a in arch.split(","))
@@ -123,13 +126,19 @@ def _package_bytes(
     return _opc_zip(files, types, {"/AppxManifest.xml": "application/vnd.ms-appx.manifest+xml"})
 
 
+def part_name(file_name: str) -> str:
+    """The ZIP member name MakeAppx gives a file: an OPC part name, percent-encoded (RFC 3986
+    pchar: non-ASCII as UTF-8 bytes, a space as %20); manifests keep the plain name."""
+    return quote(file_name, safe="/!$&'()*+,;=:@")
+
+
 def _bundle_bytes(name: str, version: str, publisher: str, packages: Mapping[str, bytes]) -> bytes:
     """Packages first (stored), so their offsets are known when the manifest is written."""
     buffer = io.BytesIO()
     entries: list[str] = []
     with zipfile.ZipFile(buffer, "w") as archive:
         for file_name, data in packages.items():
-            offset = _write(archive, file_name, data, zipfile.ZIP_STORED)
+            offset = _write(archive, part_name(file_name), data, zipfile.ZIP_STORED)
             arch = file_name.rsplit("_", 1)[-1].removesuffix(".msix")
             entries.append(
                 f'    <Package Type="application" Version={quoteattr(version)} '
@@ -147,7 +156,10 @@ def _bundle_bytes(name: str, version: str, publisher: str, packages: Mapping[str
             f"  <Packages>\r\n{''.join(entries)}  </Packages>\r\n"
             "</Bundle>\r\n"
         ).encode()
-        files = {**packages, "AppxMetadata/AppxBundleManifest.xml": manifest}
+        files = {
+            **{part_name(n): d for n, d in packages.items()},
+            "AppxMetadata/AppxBundleManifest.xml": manifest,
+        }
         _write(archive, "AppxMetadata/AppxBundleManifest.xml", manifest, zipfile.ZIP_DEFLATED)
         _write_opc_parts(
             archive,

@@ -25,6 +25,7 @@ from intune_step.artifacts.axml import AxmlError, parse_axml
 from intune_step.artifacts.base import MinimumOs, PlainContent
 from intune_step.errors import ArtifactError
 from intune_step.samples import Ref, build_apk
+from intune_step.samples.apk import icon_png
 from intune_step.samples.axml_writer import Node, build_manifest, write_axml
 
 from ..independent import require_module
@@ -40,6 +41,14 @@ REAL_APKS: dict[str, tuple[str, int, str, int, int, str]] = {
     "v1-only-with-rsa-pkcs1-sha1-1.2.840.113549.1.1.1-1024.apk": (TINY, 10, "1.0", 23, 23, "6.0"),
     "v2-only-targetSandboxVersion-2.apk": (TINY, 10, "1.0", 18, 26, "4.3"),
 }
+# file -> (signing scheme, certificate subject) as openssl names them (`pkcs7 -print_certs` on
+# META-INF/CERT.RSA, `x509 -subject` on the signing block's certificate; fixtures README)
+REAL_SIGNERS = {
+    "v2-only-with-ecdsa-sha256-p256.apk": ("v2", "CN=ec-p256"),
+    "v1-only-with-rsa-pkcs1-sha1-1.2.840.113549.1.1.1-1024.apk": ("v1", "CN=rsa-1024"),
+    "v2-only-targetSandboxVersion-2.apk": ("v2", "CN=rsa-2048"),
+}
+APP_NAME = "Tiny App for CTS"  # @string/app_name in the default configuration
 
 # The Android manifest (docs/protocol.md, "Content file and manifest") with the sample's bug
 # fixed (versionName in PackageVersionName)
@@ -94,9 +103,18 @@ def test_real_apk(name: str) -> None:
     assert meta.odata_type == "#microsoft.graph.androidLobApp"
     assert (meta.identity, meta.version, meta.build) == (package, version, str(code))
     assert meta.minimum_os == MinimumOs("android", release)
-    assert meta.display_name is None  # the label is a resources.arsc reference
+    assert meta.display_name == APP_NAME  # the label, resolved through resources.arsc
+    scheme, subject = REAL_SIGNERS[name]
+    assert meta.publisher == subject.removeprefix("CN=")
     assert meta.properties == {"packageId": package, "versionCode": "10", "versionName": "1.0"}
-    assert meta.details == {"minSdk": min_sdk, "targetSdk": target_sdk, "label": LABEL_REF}
+    assert meta.details == {
+        "minSdk": min_sdk,
+        "targetSdk": target_sdk,
+        "label": LABEL_REF,
+        "labelResource": int(LABEL_REF[1:], 16),
+        "signer": subject,
+        "signatureScheme": scheme,
+    }
     assert meta.manifest == documented_android(package, code, version, name, min_sdk)
     assert meta.content == PlainContent(path, path.stat().st_size)
 
@@ -129,6 +147,7 @@ def test_real_apk_cross_check_pyaxmlparser(name: str) -> None:
         min_sdk,
         target_sdk,
     )
+    assert theirs.application == APP_NAME  # its own resources.arsc resolution
 
 
 def test_real_manifests_use_utf16_pools() -> None:
@@ -259,10 +278,52 @@ def test_no_uses_sdk_means_min_sdk_1(tmp_path: Path) -> None:
     assert meta.manifest is not None and b"<MinSdkVersion>1</MinSdkVersion>" in meta.manifest
 
 
-def test_label_reference_gives_no_display_name(tmp_path: Path) -> None:
+def test_label_reference_without_a_table_gives_no_display_name(tmp_path: Path) -> None:
     meta = read_apk(build_apk(tmp_path / "x.apk", label=Ref(0x7F020000)))
     assert meta.display_name is None
     assert meta.details["label"] == LABEL_REF
+    (warning,) = meta.details["warnings"]
+    assert "the label @0x7f020000 cannot be resolved: the APK has no resources.arsc" in warning
+    assert "display-name" in warning
+
+
+@pytest.mark.parametrize(
+    ("app_name", "expected"),
+    [
+        ({"": "Field Service", "fr": "Service terrain"}, "Field Service"),
+        ({"de": "Außendienst", "en": "Field Service", "ja": "フィールド"}, "Field Service"),
+        ({"ja": "フィールド", "de": "Außendienst"}, "Außendienst"),  # first in the table
+    ],
+)
+def test_string_label_resolves_through_resources_arsc(
+    tmp_path: Path, app_name: dict[str, str | Ref], expected: str
+) -> None:
+    meta = read_apk(build_apk(tmp_path / "x.apk", app_name=app_name, icon=None))
+    assert meta.display_name == expected and "warnings" not in meta.details
+    assert meta.details["label"] == f"@0x{meta.details['labelResource']:08x}"
+
+
+def test_string_label_beside_an_icon(tmp_path: Path) -> None:
+    meta = read_apk(build_apk(tmp_path / "x.apk", app_name={"": "Notes"}, icon=icon_png(48)))
+    assert meta.display_name == "Notes" and meta.details["iconResource"] == 0x7F010000
+
+
+def test_independent_reader_resolves_the_same_label(tmp_path: Path) -> None:
+    path = build_apk(tmp_path / "x.apk", app_name={"fr": "Bonjour", "": "Hello"})
+    assert pyaxmlparser_apk(path).application == read_apk(path).display_name == "Hello"
+
+
+def test_a_damaged_table_leaves_the_label_unresolved_not_the_apk(tmp_path: Path) -> None:
+    path = build_apk(tmp_path / "x.apk", app_name={"": "Hello"})
+    with zipfile.ZipFile(path) as archive:
+        members = {n: archive.read(n) for n in archive.namelist()}
+    members["resources.arsc"] = members["resources.arsc"][:40]
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    meta = read_apk(path)
+    assert meta.display_name is None and meta.identity == "com.example.demo"
+    assert "resources.arsc cannot be read" in meta.details["warnings"][0]
 
 
 def test_trailing_nuls_are_stripped(tmp_path: Path) -> None:

@@ -14,11 +14,22 @@ from pathlib import Path
 import pytest
 
 from intune_step.artifacts import read_artifact
-from intune_step.artifacts.arsc import ArscError, resolve_file_paths
+from intune_step.artifacts.arsc import (
+    MAX_LABEL_CHARS,
+    ArscError,
+    resolve_file_paths,
+    resolve_string,
+)
 from intune_step.artifacts.icon import from_artifact
 from intune_step.errors import ArtifactError
 from intune_step.samples.apk import build_apk, icon_png
-from intune_step.samples.arsc_writer import EntryTable, resource_id, write_arsc
+from intune_step.samples.arsc_writer import (
+    EntryTable,
+    Strings,
+    resource_id,
+    string_id,
+    write_arsc,
+)
 from intune_step.samples.axml_writer import Ref
 
 from ..independent import require_module
@@ -95,6 +106,67 @@ def test_an_aapt_built_table_reads_as_pyaxmlparser_reads_it() -> None:
     assert [(0, value) for _, value in found] == REAL_APP_NAME
 
 
+# --- strings: the application label ------------------------------------------------------
+
+
+def _label(table: EntryTable = "dense", **locales: str | Ref) -> str | None:
+    strings: Strings = {"app_name": {k.replace("_", "-r"): v for k, v in locales.items()}}
+    arsc = write_arsc(RESOURCES, strings=strings, table=table)
+    return resolve_string(arsc, string_id(RESOURCES, "app_name", strings))
+
+
+@pytest.mark.parametrize("table", ["dense", "sparse", "offset16"])
+def test_the_default_configuration_names_the_app(table: EntryTable) -> None:
+    assert _label(table, fr="Bonjour", en="Hello", **{"": "Default"}) == "Default"
+
+
+@pytest.mark.parametrize(
+    ("locales", "expected"),
+    [
+        ({"fr": "Bonjour", "en_US": "Howdy", "en": "Hello"}, "Hello"),  # en before en-rUS
+        ({"fr": "Bonjour", "en_GB": "Colour"}, "Colour"),  # any English
+        ({"fr": "Bonjour", "de": "Hallo"}, "Hallo"),  # else the first the table holds
+        ({"": "  ", "en": "Hello"}, "Hello"),  # a blank default names nothing
+        ({"": ""}, None),
+    ],
+)
+def test_the_locale_fallback(locales: dict[str, str], expected: str | None) -> None:
+    assert _label(**locales) == expected
+
+
+def test_a_string_alias_is_followed_and_a_cycle_ends() -> None:
+    strings: Strings = {"app_name": {"": Ref(0)}, "real": {"": "Real Name"}}
+    strings["app_name"][""] = Ref(string_id(RESOURCES, "real", strings))
+    arsc = write_arsc(RESOURCES, strings=strings)
+    assert resolve_string(arsc, string_id(RESOURCES, "app_name", strings)) == "Real Name"
+    cycle: Strings = {"a": {"": Ref(0x7F030001)}, "b": {"": Ref(0x7F030000)}}
+    assert resolve_string(write_arsc(RESOURCES, strings=cycle), 0x7F030000) is None
+
+
+def test_a_file_path_is_not_a_label_type_but_still_text() -> None:
+    # resolve_string takes any TYPE_STRING; an id of another type resolves to its text
+    assert resolve_string(write_arsc(RESOURCES), 0x7F010000) == "res/drawable/splash.png"
+    assert resolve_string(write_arsc(RESOURCES), 0x7F090000) is None
+
+
+def test_a_huge_label_is_cut() -> None:
+    assert _label(**{"": "x" * 5000}) == "x" * MAX_LABEL_CHARS
+
+
+def test_the_aapt_built_label_resolves_to_its_default() -> None:
+    # the default, en-rXA (a pseudo-locale) and ar-rXB: the default wins
+    assert resolve_string(_real_arsc(), 0x7F020000) == "Tiny App for CTS"
+
+
+def test_the_string_writer_agrees_with_pyaxmlparser() -> None:
+    module = pytest.importorskip("pyaxmlparser.arscparser")
+    strings: Strings = {"app_name": {"": "Default", "fr": "Bonjour"}}
+    parser = module.ARSCParser(write_arsc(RESOURCES, strings=strings))
+    res_id = string_id(RESOURCES, "app_name", strings)
+    assert parser.get_id("com.example.demo", res_id)[:2] == ("string", "app_name")
+    assert sorted(v for _, v in parser.get_resolved_res_configs(res_id)) == ["Bonjour", "Default"]
+
+
 def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     out = bytearray(data)
     struct.pack_into(fmt, out, offset, value)
@@ -134,9 +206,12 @@ def _malformed() -> dict[str, bytes]:
 @pytest.mark.parametrize("name", sorted(_malformed()))
 def test_malformed_tables_raise_arsc_error(name: str) -> None:
     data = _malformed()[name]
+    res_id = 0x7F020000 if name != "zero-size chunk" else 0x7F010000
     with pytest.raises(ArscError):
         # the mdpi row is read first, so every patch above is on the path taken
-        resolve_file_paths(data, 0x7F020000 if name != "zero-size chunk" else 0x7F010000)
+        resolve_file_paths(data, res_id)
+    with pytest.raises(ArscError):  # the label's walk meets the same damage
+        resolve_string(data, res_id)
     assert issubclass(ArscError, ArtifactError)
 
 
@@ -149,6 +224,7 @@ def test_fuzz_only_arsc_errors_escape(fuzz: Callable[..., int]) -> None:
     def target(data: bytes) -> None:
         for res_id in (ICON_ID, 0x7F010001, 0x7F020000):
             resolve_file_paths(data, res_id)
+            resolve_string(data, res_id)
 
     dense, sparse = write_arsc(RESOURCES), write_arsc(RESOURCES, table="sparse")
     assert fuzz(dense, target) + fuzz(sparse, target) + fuzz(_real_arsc(), target) > 100

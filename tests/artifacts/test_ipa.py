@@ -147,10 +147,46 @@ def test_device_family_as_digit_strings(tmp_path: Path) -> None:
     assert meta.properties["applicableDeviceType"] == {"iPad": True, "iPhoneAndIPod": True}
 
 
-def test_tv_only_family_is_reported(tmp_path: Path) -> None:
-    meta = read_ipa(make(tmp_path, device_family=3), now=NOW)
-    assert meta.properties["applicableDeviceType"] == {"iPad": False, "iPhoneAndIPod": False}
-    assert any("neither iPhone nor iPad" in w for w in meta.details["warnings"])
+@pytest.mark.parametrize(
+    "family", [3, 4, (3, 4), 7, ()], ids=["tv", "watch", "tv-watch", "vision", "empty"]
+)
+def test_a_family_without_iphone_or_ipad_is_refused(tmp_path: Path, family: Any) -> None:
+    # Graph's applicableDeviceType would have no device: refused before anything is sent
+    with pytest.raises(ArtifactError, match=r"names neither iPhone \(1\) nor iPad \(2\)") as caught:
+        read_ipa(make(tmp_path, device_family=family), now=NOW)
+    assert caught.value.exit_code == 2 and "TARGETED_DEVICE_FAMILY" in str(caught.value.fix)
+
+
+@pytest.mark.parametrize(
+    ("platforms", "named"),
+    [
+        (["AppleTVOS"], "tvOS"),
+        (["WatchOS"], "watchOS"),
+        (["XROS"], "visionOS"),
+        (["iPhoneSimulator"], "the iOS Simulator"),
+        (["MacOSX"], "macOS"),
+        ([], "none"),
+    ],
+)
+def test_a_build_for_another_apple_platform_is_refused(
+    tmp_path: Path, platforms: list[str], named: str
+) -> None:
+    # a tvOS app carries UIDeviceFamily 3, but the platform alone already decides
+    path = make(tmp_path, extra_info={"CFBundleSupportedPlatforms": platforms})
+    with pytest.raises(ArtifactError, match=f"a build for {named}, not for iPhone or iPad"):
+        read_ipa(path, now=NOW)
+
+
+def test_ios_among_the_platforms_is_accepted(tmp_path: Path) -> None:
+    both = make(tmp_path, extra_info={"CFBundleSupportedPlatforms": ["iPhoneOS", "XROS"]})
+    assert read_ipa(both, now=NOW).identity == "com.example.demo"
+    absent = make(tmp_path, "b.ipa", extra_info={"CFBundleSupportedPlatforms": None})
+    assert read_ipa(absent, now=NOW).identity == "com.example.demo"
+
+
+def test_publisher_is_the_profile_team_name(tmp_path: Path) -> None:
+    meta = read_ipa(make(tmp_path), now=NOW)
+    assert meta.publisher == "Example Corp" == meta.details["teamName"]
 
 
 def test_bad_device_family_refused(tmp_path: Path) -> None:
@@ -182,10 +218,11 @@ def test_no_display_name_titles_the_manifest_with_the_bundle_id(tmp_path: Path) 
     assert meta.manifest == documented_ota("com.example.demo", "1.0.0", "com.example.demo")
 
 
-def test_missing_minimum_os_is_reported(tmp_path: Path) -> None:
-    meta = read_ipa(make(tmp_path, extra_info={"MinimumOSVersion": None}), now=NOW)
-    assert meta.minimum_os is None
-    assert any("MinimumOSVersion" in w for w in meta.details["warnings"])
+@pytest.mark.parametrize("value", [None, "", "  "], ids=["absent", "empty", "blank"])
+def test_missing_minimum_os_is_refused(tmp_path: Path, value: str | None) -> None:
+    with pytest.raises(ArtifactError, match="no MinimumOSVersion") as caught:
+        read_ipa(make(tmp_path, extra_info={"MinimumOSVersion": value}), now=NOW)
+    assert "IPHONEOS_DEPLOYMENT_TARGET" in str(caught.value.fix)
 
 
 def test_big_ipa_with_padding(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
@@ -141,6 +142,73 @@ def test_bundle(tmp_path: Path) -> None:
     assert meta.minimum_os is not None and meta.minimum_os.version == "10.0.19041.0"
     assert meta.display_name == "Demo"
     assert meta.manifest == b"demo.msixbundle"
+
+
+@pytest.mark.parametrize(
+    "inner",
+    ["Contoso Démo {version}_{arch}.msix", "Ω 😀 [x]%_{arch}.msix", "{name}_{version}_{arch}.msix"],
+    ids=["space-and-accent", "greek-emoji-brackets-percent", "ascii"],
+)
+def test_bundle_inner_names_are_opc_part_names(tmp_path: Path, inner: str) -> None:
+    path = make(tmp_path, "x.msixbundle", bundle=True, arch="x64,arm64", inner=inner)
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    if not inner.isascii():  # what MakeAppx does: the ZIP holds the encoded name
+        assert not any(n.endswith(".msix") and not n.isascii() for n in names)
+        assert any("%20" in n or "%CE%A9" in n for n in names)
+    meta = read_msix(path)
+    assert meta.properties["applicableArchitectures"] == "x64,arm64"
+    assert meta.display_name == "Demo"
+
+
+def test_bundle_inner_names_compare_without_case(tmp_path: Path) -> None:
+    stored = make(tmp_path, "s.msixbundle", bundle=True, inner="Démo_{arch}.msix")
+    with zipfile.ZipFile(stored) as archive:
+        members = {n.replace("D%C3%A9mo", "d%c3%a9MO"): archive.read(n) for n in archive.namelist()}
+    assert "d%c3%a9MO_x64.msix" in members
+    path = write_zip(tmp_path / "c.msixbundle", members, zipfile.ZIP_STORED)
+    assert read_msix(path).properties["applicableArchitectures"] == "x64"
+
+
+def test_a_resource_package_alone_is_refused(tmp_path: Path) -> None:
+    resource = (
+        b'<Package xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">'
+        b'<Identity Name="Contoso.Demo" Publisher="CN=Contoso" Version="1.0.0.0" '
+        b'ResourceId="split.scale-200"/>'
+        b"<Properties><DisplayName>Demo</DisplayName><PublisherDisplayName>Contoso"
+        b"</PublisherDisplayName><ResourcePackage>true</ResourcePackage></Properties>"
+        b'<Dependencies><TargetDeviceFamily Name="Windows.Desktop" MinVersion="10.0.17763.0"/>'
+        b"</Dependencies></Package>"
+    )
+    path = write_zip(tmp_path / "res.msix", {"AppxManifest.xml": resource})
+    refused(path, "this is a resource package .ResourcePackage, no Applications.")
+    # a framework package has no Applications either, but is deployable: not refused
+    framework = resource.replace(
+        b"<ResourcePackage>true</ResourcePackage>", b"<Framework>true</Framework>"
+    )
+    meta = read_msix(write_zip(tmp_path / "fw.msix", {"AppxManifest.xml": framework}))
+    assert meta.identity == "Contoso.Demo"
+
+
+@pytest.mark.parametrize(
+    ("dn", "display", "expected"),
+    [
+        (PUBLISHER, "Contoso Software", "Contoso Software"),  # PublisherDisplayName first
+        (PUBLISHER, "ms-resource:Publisher", "Contoso Corporation"),  # then the DN's O
+        ("CN=Fabrikam", "ms-resource:Publisher", "Fabrikam"),  # then its CN
+        ('CN=X, O="Fabrikam, Inc.", C=US', "ms-resource:P", "Fabrikam, Inc."),
+        ("CN=Unknown, O=Unknown", "ms-resource:P", None),  # keytool's placeholders
+    ],
+)
+def test_publisher_comes_from_the_manifest(
+    tmp_path: Path, dn: str, display: str, expected: str | None
+) -> None:
+    element = f"<PublisherDisplayName>{display}</PublisherDisplayName>".encode()
+    text = re.sub(
+        rb"<PublisherDisplayName>.*?</PublisherDisplayName>", element, manifest(publisher=dn)
+    )
+    meta = read_msix(write_zip(tmp_path / "p.msix", {"AppxManifest.xml": text}))
+    assert meta.publisher == expected
 
 
 def test_bundle_with_a_deflated_inner_package(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from intune_step.artifacts.pkg import read_pkg
 from intune_step.artifacts.xar import HEADER, XarArchive, write_xar
 from intune_step.errors import ArtifactError
 from intune_step.samples.macos import build_pkg
+from tests.artifacts.signing import certificate, der
 
 from ..independent import needs_tool
 
@@ -82,6 +83,85 @@ def test_package_without_bundles_asks_for_overrides(tmp_path: Path) -> None:
     )
     # what the Distribution still says travels with the refusal, for the overrides to use
     assert info.value.hints == {"minimum_os": "12.0", "display_name": "Demo"}
+
+
+def _developer_id() -> list[bytes]:
+    """A Developer ID Installer chain as productsign embeds it: the signer, then its CA."""
+    ca_key, ca = certificate(CN="Developer ID Certification Authority", O="Apple Inc.")
+    _, leaf = certificate(
+        ca_key,
+        ca.subject,
+        CN="Developer ID Installer: Contoso Ltd (A1B2C3D4E5)",
+        OU="A1B2C3D4E5",
+        O="Contoso Ltd",
+        C="US",
+    )
+    return [der(leaf), der(ca)]
+
+
+@pytest.mark.parametrize("shape", ["product", "component"])
+def test_a_signed_package_names_its_signer(tmp_path: Path, shape: str) -> None:
+    path = build_pkg(
+        tmp_path / "s.pkg",
+        bundle_id=APP,
+        version="2.5.1",
+        min_os="12.0",
+        shape=shape,
+        certificates=_developer_id(),
+    )  # type: ignore[arg-type]
+    meta = read_pkg(path)
+    assert meta.publisher == "Contoso Ltd"
+    assert meta.details["signer"].startswith("C=US,O=Contoso Ltd,OU=A1B2C3D4E5,CN=Developer ID")
+    assert read_pkg(make(tmp_path)).publisher is None  # unsigned: no publisher from the file
+
+
+def test_a_signed_package_without_bundles_still_names_its_signer(tmp_path: Path) -> None:
+    path = build_pkg(
+        tmp_path / "s.pkg",
+        bundle_id=APP,
+        version="2.5.1",
+        min_os="12.0",
+        shape="nobundle",
+        certificates=_developer_id(),
+    )
+    with pytest.raises(MetadataUnreadableError) as info:
+        read_pkg(path)
+    assert info.value.hints["publisher"] == "Contoso Ltd"
+
+
+@pytest.mark.parametrize("text", ["not base64!", "QUJD", ""])
+def test_unreadable_signature_certificates_name_nobody(tmp_path: Path, text: str) -> None:
+    path = build_pkg(
+        tmp_path / "s.pkg", bundle_id=APP, version="2.5.1", min_os="12.0", certificates=[b"\x00"]
+    )
+    data = path.read_bytes()
+    with XarArchive(path) as archive:
+        assert archive.certificates == [b"\x00"]
+    header = HEADER.unpack_from(data)
+    toc = zlib.decompress(data[header[1] : header[1] + header[3]])
+    toc = toc.replace(b"AA==", text.encode())
+    compressed = zlib.compress(toc)
+    heap = bytearray(data[header[1] + header[3] :])
+    heap[0:20] = hashlib.sha1(compressed).digest()
+    fixed = HEADER.pack(b"xar!", HEADER.size, 1, len(compressed), len(toc), 1)
+    path.write_bytes(fixed + compressed + bytes(heap))
+    meta = read_pkg(path)
+    assert meta.publisher is None and meta.identity == APP
+
+
+@needs_bsdtar
+def test_bsdtar_reads_a_signed_package(tmp_path: Path) -> None:
+    path = build_pkg(
+        tmp_path / "s.pkg",
+        bundle_id=APP,
+        version="2.5.1",
+        min_os="12.0",
+        certificates=_developer_id(),
+    )
+    listing = subprocess.run(
+        ["bsdtar", "-tf", str(path)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert "Distribution" in listing
 
 
 @needs_bsdtar

@@ -156,6 +156,18 @@ def non_utf8_flagged_name(ws: Path) -> str:
     return path.name
 
 
+def resource_manifest() -> bytes:
+    """A standalone resource package (split.scale-200): ResourcePackage, no Applications."""
+    return (b'<?xml version="1.0" encoding="utf-8"?><Package '
+            b'xmlns="http://schemas.microsoft.com/appx/manifest/foundation/windows10">'
+            b'<Identity Name="Contoso.Demo" Publisher="CN=Contoso" Version="1.0.0.0" '
+            b'ResourceId="split.scale-200"/><Properties><DisplayName>Demo</DisplayName>'
+            b"<PublisherDisplayName>Contoso</PublisherDisplayName>"
+            b"<ResourcePackage>true</ResourcePackage></Properties><Dependencies>"
+            b'<TargetDeviceFamily Name="Windows.Desktop" MinVersion="10.0.17763.0"/>'
+            b"</Dependencies></Package>")
+
+
 def good(ws: Path) -> str:
     build_ipa(ws / GOOD)
     return GOOD
@@ -190,6 +202,21 @@ CASES: list[Case] = [
     Case("ipa-expired-profile", "ipa",
          lambda ws: build_ipa(ws / "app.ipa", expires=datetime(2020, 1, 1, tzinfo=UTC)).name,
          "expired"),
+    # sound files that cannot become a valid iosLobApp body: refused before sign-in
+    Case("ipa-tvos-build", "ipa",
+         lambda ws: build_ipa(ws / "app.ipa", device_family=3,
+                              extra_info={"CFBundleSupportedPlatforms": ["AppleTVOS"]}).name,
+         "a build for tvOS, not for iPhone or iPad"),
+    Case("ipa-simulator-build", "ipa",
+         lambda ws: build_ipa(ws / "app.ipa",
+                              extra_info={"CFBundleSupportedPlatforms": ["iPhoneSimulator"]}).name,
+         "a build for the iOS Simulator"),
+    Case("ipa-watch-only-family", "ipa",
+         lambda ws: build_ipa(ws / "app.ipa", device_family=4).name,
+         "UIDeviceFamily names neither iPhone (1) nor iPad (2)"),
+    Case("ipa-no-minimum-os", "ipa",
+         lambda ws: build_ipa(ws / "app.ipa", extra_info={"MinimumOSVersion": None}).name,
+         "Info.plist has no MinimumOSVersion"),
     # read without a crash, then refused for what it lacks
     Case("ipa-deeply-nested-plist", "ipa",
          lambda ws: ipa_with_plist(ws, "deep.ipa", deep_plist()), "has no CFBundleVersion"),
@@ -240,6 +267,9 @@ CASES: list[Case] = [
     Case("msix-non-utf8-manifest", "msix",
          lambda ws: msix_with_manifest(ws, "latin1.msix", good_manifest().replace(
              b"<DisplayName>Demo", b"<DisplayName>D\xe9mo\xff")), "not well-formed XML"),
+    Case("msix-resource-package", "msix",
+         lambda ws: msix_with_manifest(ws, "app.scale-200.msix", resource_manifest()),
+         "this is a resource package"),
     Case("msixbundle-wrong-magic", "msix",
          lambda ws: write(ws / "app.msixbundle", b"MSCF" + bytes(500)),
          "not a valid MSIX/AppX package"),

@@ -23,6 +23,7 @@ from intune_step.crypto import FileEncryptionInfo, decrypt_blob
 from intune_step.emulator import Emulator
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
+from tests.artifacts.signing import certificate, der
 
 from .conftest import FIXTURES, Run, run_cli, run_entrypoint
 from .test_failures import error_lines
@@ -205,6 +206,9 @@ def _assert_exe_app(emu: Emulator, run: Run, package: Path, info: FileEncryption
                                   {"returnCode": 3010, "type": "softReboot"}]
     assert app["applicableArchitectures"] == "x64,arm64"
     assert app["minimumSupportedWindowsRelease"] == "2H20" and app["displayVersion"] == "3.1.0"
+    assert run.outputs["version"] == "3.1.0"  # the display-version input, though no MSI says it
+    assert app["publisher"] == "e2e"  # the setting's name: neither the file nor an input names one
+    assert app["description"] == "Contoso Tool, published by intune-step"
     assert emu.committed_content(app["id"]) == inner_payload(package, info)
     return app
 
@@ -265,10 +269,15 @@ def test_intunewin_with_an_exe_and_no_win32_is_refused_with_the_yaml(
 @pytest.mark.e2e
 @pytest.mark.parametrize("shape", ["product", "component"])
 def test_pkg(emulator: Emulator, tmp_path: Path, shape: str) -> None:
+    # the product archive is signed (productsign): its Developer ID names the publisher
+    _, signer = certificate(CN="Developer ID Installer: Contoso Ltd (A1B2C3D4E5)",
+                            O="Contoso Ltd", C="US")
     build_pkg(tmp_path / "Demo.pkg", bundle_id="com.contoso.demo", version="2.5.1",
-              min_os="12.0", shape=shape)  # type: ignore[arg-type]
+              min_os="12.0", shape=shape,  # type: ignore[arg-type]
+              certificates=[der(signer)] if shape == "product" else [])
     run = run_entrypoint(emulator, tmp_path, "Demo.pkg")
     app = published(emulator, run, "#microsoft.graph.macOSPkgApp")
+    assert app["publisher"] == ("Contoso Ltd" if shape == "product" else "e2e")  # else setting
     assert (app["primaryBundleId"], app["primaryBundleVersion"]) == ("com.contoso.demo", "2.5.1")
     assert app["includedApps"] == [{"@odata.type": "#microsoft.graph.macOSIncludedApp",
                                     "bundleId": "com.contoso.demo", "bundleVersion": "2.5.1"}]

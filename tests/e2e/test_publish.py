@@ -16,10 +16,11 @@ from .conftest import FIXTURES, Run, run_cli, run_entrypoint
 OUTPUTS = {"app-id", "content-version-id", "app-type", "operation", "version", "app-url",
            "file-sha256"}
 # Established with an independent AXML reader in tests/artifacts/test_apk.py.
+# versionCode, versionName, minimum-OS flag, the signing certificate's CN (v1, v2, v2)
 REAL_APKS = {
-    "v1-only-with-rsa-pkcs1-sha1-1.2.840.113549.1.1.1-1024.apk": ("10", "1.0", "v6_0"),
-    "v2-only-targetSandboxVersion-2.apk": ("10", "1.0", "v4_3"),
-    "v2-only-with-ecdsa-sha256-p256.apk": ("10", "1.0", "v6_0"),
+    "v1-only-with-rsa-pkcs1-sha1-1.2.840.113549.1.1.1-1024.apk": ("10", "1.0", "v6_0", "rsa-1024"),
+    "v2-only-targetSandboxVersion-2.apk": ("10", "1.0", "v4_3", "rsa-2048"),
+    "v2-only-with-ecdsa-sha256-p256.apk": ("10", "1.0", "v6_0", "ec-p256"),
 }
 
 
@@ -76,10 +77,15 @@ def test_real_apks(emulator: Emulator, tmp_path: Path, name: str, entry: str) ->
         run = run_cli(emulator, apk)
     assert set(run.outputs) == OUTPUTS, run.printed
     app = assert_one_published_app(emulator, run, apk, "#microsoft.graph.androidLobApp")
-    version_code, version_name, flag = REAL_APKS[name]
+    version_code, version_name, flag, signer = REAL_APKS[name]
     assert app["packageId"] == "android.appsecurity.cts.tinyapp"
     assert app["versionCode"] == version_code and app["versionName"] == version_name
     assert app["minimumSupportedOperatingSystem"][flag] is True
+    # the label @string/app_name as resources.arsc's default configuration has it, and the
+    # signing certificate's subject as publisher (not the setting name)
+    assert app["displayName"] == "Tiny App for CTS" and app["publisher"] == signer
+    assert app["description"] == (
+        "Tiny App for CTS (android.appsecurity.cts.tinyapp), published by intune-step")
     assert run.outputs["app-type"] == "androidLobApp"
 
 
@@ -89,6 +95,8 @@ def test_ipa_through_cli(emulator: Emulator, tmp_path: Path) -> None:
     run = run_cli(emulator, ipa, "--display-name", "Démo Ünïcode 東京")
     app = assert_one_published_app(emulator, run, ipa, "#microsoft.graph.iosLobApp")
     assert app["displayName"] == "Démo Ünïcode 東京"
+    assert app["publisher"] == "Example Corp"  # the provisioning profile's TeamName
+    assert app["description"] == "Démo Ünïcode 東京 (com.example.cli), published by intune-step"
     assert "View at:" in run.stderr
 
 

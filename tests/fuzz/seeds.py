@@ -52,11 +52,14 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
                      _built("b.ipa", lambda p: build_ipa(p, binary_plist=False,
                                                          display_name="Dëmo"))],
     ".apk": lambda: [_built("a.apk", lambda p: build_apk(p)),
+                     _built("b.apk", lambda p: build_apk(p, app_name={"": "Seed", "fr": "Grain"})),
                      *(path.read_bytes()
                        for path in sorted((FIXTURES / "third_party").glob("*.apk")))],
     ".msi": lambda: [(FIXTURES / "windows" / "demo.msi").read_bytes()],
     ".msix": lambda: [_msix(bundle=False)],
-    ".msixbundle": lambda: [_msix(bundle=True)],
+    ".msixbundle": lambda: [_msix(bundle=True), _built("b.msixbundle", lambda p: build_msix(
+        p, name="Contoso.Seed", version="1.2.3.0", publisher="CN=Contoso", arch="x64",
+        min_version="10.0.17763.0", bundle=True, inner="Cöntoso Seed_{arch}.msix"))],
     ".intunewin": lambda: [_built("a.intunewin", lambda p: build_intunewin(
         p, setup_file="setup.exe", files={"setup.exe": b"MZ" + bytes(300)}, name="Seed"))],
     ".pkg": lambda: [_pkg("product"), _pkg("component")],

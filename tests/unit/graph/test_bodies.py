@@ -150,3 +150,41 @@ def test_properties_are_merged_last(tmp_path: Path) -> None:
     update = update_body(meta, opts, settings())
     assert update["ignoreVersionDetection"] is True and update["description"] == (
         "From properties")
+
+
+# --- publisher and description defaults ---------------------------------------------------
+
+
+def _named(setting_name: str | None) -> Settings:
+    raw = {**CREDENTIALS, **({"setting-name": setting_name} if setting_name else {})}
+    return build_settings(raw)
+
+
+@pytest.mark.parametrize(
+    ("given", "in_file", "setting_name", "expected"),
+    [
+        ("Input Co", "File Co", "CI", "Input Co"),  # the input over everything
+        (None, "File Co", "CI", "File Co"),  # then what the file says
+        (None, None, "CI", "CI"),  # then a setting that was named
+        (None, None, None, "Unknown publisher"),  # never the literal "default"
+        (None, None, "default", "Unknown publisher"),
+    ],
+)
+def test_publisher_precedence(tmp_path: Path, given: str | None, in_file: str | None,
+                              setting_name: str | None, expected: str) -> None:
+    opts = options(make(tmp_path, "intunewin"), **({"publisher": given} if given else {}))
+    meta = dataclasses.replace(prepare(opts), publisher=in_file)
+    body = app_body(meta, opts, _named(setting_name))
+    assert body["publisher"] == expected
+    update = update_body(meta, opts, _named(setting_name))
+    assert update.get("publisher") == given  # an update sets only what the user gave
+
+
+def test_description_defaults_to_name_and_identity(tmp_path: Path) -> None:
+    opts = options(make(tmp_path, "msix"))
+    body = app_body(prepare(opts), opts, settings())
+    assert body["displayName"] == "Demo"
+    assert body["description"] == "Demo (Contoso.A), published by intune-step"
+    named = options(make(tmp_path, "msix"), display_name="Notes", description="Given")
+    assert app_body(prepare(named), named, settings())["description"] == "Given"
+    assert "description" not in update_body(prepare(opts), opts, settings())

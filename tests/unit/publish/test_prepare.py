@@ -118,6 +118,23 @@ def test_an_exe_package_is_refused_before_anything_and_accepted_on_update(
     assert prepare(update).app_type == "win32LobApp"
 
 
+def test_a_win32_version_is_its_display_version(tmp_path: Path) -> None:
+    """The version output follows the displayVersion the app gets: the input, else the MSI's."""
+    build_intunewin(tmp_path / "t.intunewin", setup_file="setup.exe", files={"setup.exe": b"MZ"},
+                    name="Tool")
+    app_id = "aaaaaaaa-2222-3333-4444-555555555555"
+    assert prepare(options(tmp_path / "t.intunewin", app_id=app_id)).version == ""
+    given = options(tmp_path / "t.intunewin", app_id=app_id, win32="display-version: '3.1.0'")
+    assert prepare(given).version == "3.1.0"
+    build_intunewin(tmp_path / "m.intunewin", setup_file="demo.msi",
+                    files={"demo.msi": MSI.read_bytes()}, name="Demo",
+                    msi_info={"MsiProductCode": "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}",
+                              "MsiProductVersion": "1.4.2"})
+    assert prepare(options(tmp_path / "m.intunewin")).version == "1.4.2"
+    over = options(tmp_path / "m.intunewin", win32="display-version: 1.4.2-hotfix")
+    assert prepare(over).version == "1.4.2-hotfix"
+
+
 def test_option_parsing(tmp_path: Path) -> None:
     (tmp_path / "app.pkg").write_bytes(b"xar!")
 
