@@ -29,6 +29,13 @@ DEFAULT_MINIMUM: dict[str, Platform] = {
 }
 
 
+# Fields the readers fill that Graph v1.0's type does not define (msgraph-sdk's models, as
+# the emulator's schema.py reads them); sent there, Graph refuses the whole body.
+BETA_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
+    "windowsMobileMSI": ("identityVersion", "useDeviceContext"),
+}
+
+
 def display_name(meta: AppMetadata, options: PublishOptions) -> str:
     return options.display_name or meta.display_name or meta.file_name.rsplit(".", 1)[0]
 
@@ -73,6 +80,9 @@ def type_fields(meta: AppMetadata, options: PublishOptions, settings: Settings, 
                 creating: bool) -> dict[str, Any]:
     """The fields of ``meta``'s Graph type, shared by the create and update bodies."""
     fields: dict[str, Any] = dict(meta.properties)
+    if settings.graph_version != "beta":
+        for name in BETA_ONLY_FIELDS.get(meta.app_type, ()):
+            fields.pop(name, None)
     if meta.app_type == "win32LobApp":
         fields.update(win32_plan(meta, options.win32, creating=creating,
                                  graph_version=settings.graph_version))
