@@ -30,7 +30,7 @@ def ios_body(**overrides: Any) -> dict[str, Any]:
         "buildNumber": "241",
         "expirationDateTime": expires,
         "applicableDeviceType": {"iPad": True, "iPhoneAndIPod": True},
-        "minimumSupportedOperatingSystem": {"v16_0": True},
+        "minimumSupportedOperatingSystem": {"v15_0": True},  # in v1.0 and beta
     }
     body.update(overrides)
     return body
