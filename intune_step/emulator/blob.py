@@ -120,8 +120,8 @@ class BlobService:
                 detail="Signature did not match. String to sign used was /blob/emulator/" + key,
             )
         if write and sealed:
-            # The commit took the blob: its upload URL writes no more (docs/protocol.md,
-            # "Commit").
+            # The commit took the blob: its upload URL writes no more.
+            # See docs/protocol.md, "Commit".
             return blob_error(
                 403,
                 "AuthenticationFailed",

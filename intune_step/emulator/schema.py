@@ -24,8 +24,8 @@ from typing import Any
 from .graph_common import HttpError
 
 NAMESPACE = "microsoft.graph."
-# The namespace Intune's service names its types by in its own errors (docs/protocol.md,
-# "Request bodies").
+# The namespace Intune's service names its types by in its own errors.
+# See docs/protocol.md, "Request bodies".
 SERVICE_NAMESPACE = "microsoft.management.services.api."
 # Properties Microsoft's docs list that the SDK models do not carry: the content file's
 # 64-bit size names ("Content file and manifest").
