@@ -333,11 +333,10 @@ class GraphService:
 
     def _patch_app(self, ctx: Ctx, app: App) -> Response:
         body = ctx.body()
-        raw_type = body.get("@odata.type")
         model = schema.model(ctx.version)
         requirements.check_patch(model, app.type_name, body, self._strictness())
         if "committedContentVersion" in body:
-            self._check_commit_reference(app, body, raw_type)
+            self._check_commit_reference(app, body)
         app.props.update(_writable(model, app.type_name, body))
         app.modified = utcnow()
         if "committedContentVersion" in body:
@@ -348,11 +347,9 @@ class GraphService:
             return ctx.json(200, self.render_app(app, ctx.beta))
         return ctx.empty(self.config.patch_status)
 
-    def _check_commit_reference(self, app: App, body: dict[str, Any], raw_type: Any) -> None:
-        if raw_type is None:
-            raise bad_request(
-                "The '@odata.type' of the app is required when setting committedContentVersion."
-            )
+    def _check_commit_reference(self, app: App, body: dict[str, Any]) -> None:
+        # Without @odata.type the body was read as mobileApp, which has no
+        # committedContentVersion: check_patch refused it already.
         version_id = body["committedContentVersion"]
         version = app.versions.get(str(version_id)) if version_id is not None else None
         if version is None:

@@ -30,10 +30,16 @@ def _msi(tmp: Path, version: str) -> Path:
 
 
 def _intunewin(tmp: Path, version: str) -> Path:
-    build_intunewin(tmp / "a.intunewin", setup_file="demo.msi",
-                    files={"demo.msi": MSI.read_bytes()}, name="Contoso Demo",
-                    msi_info={"MsiProductCode": "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}",
-                              "MsiProductVersion": f"{version}.0"})
+    build_intunewin(
+        tmp / "a.intunewin",
+        setup_file="demo.msi",
+        files={"demo.msi": MSI.read_bytes()},
+        name="Contoso Demo",
+        msi_info={
+            "MsiProductCode": "{6F1C2A9E-3B4D-4E5F-8A7B-1C2D3E4F5A6B}",
+            "MsiProductVersion": f"{version}.0",
+        },
+    )
     return tmp / "a.intunewin"
 
 
