@@ -2,9 +2,10 @@
 
 Graph wants exactly one boolean flag set. The rule (docs/protocol.md, "Minimum OS flags"):
 take the highest flag not above the artifact's minimum, clamped to the list. One table per
-Graph version, because the lists differ and grow; the beta lists come from Microsoft's
-generated beta SDK models (2026-10). The v1.0 lists are the documented v1.0 pages as read;
-they are older and shorter.
+Graph version, because the lists differ and grow; the lists come from Microsoft's
+generated SDK models: msgraph-beta-sdk for beta and msgraph-sdk for v1.0 (the versions in
+intune_step/emulator/graph_models.json, which tests/unit/test_graph_models.py compares with
+these tables). The v1.0 lists are older and shorter: Windows stops at v10_0.
 """
 
 from __future__ import annotations
@@ -28,11 +29,10 @@ BETA: FlagTable = {
 V1: FlagTable = {
     "ios": ["v8_0", "v9_0", "v10_0", "v11_0", "v12_0", "v13_0", "v14_0", "v15_0"],
     "android": ["v4_0", "v4_0_3", "v4_1", "v4_2", "v4_3", "v4_4", "v5_0", "v5_1", "v6_0",
-                "v7_0", "v7_1", "v8_0", "v8_1"],
+                "v7_0", "v7_1", "v8_0", "v8_1", "v9_0", "v10_0", "v11_0"],
     "macos": ["v10_7", "v10_8", "v10_9", "v10_10", "v10_11", "v10_12", "v10_13", "v10_14",
               "v10_15", "v11_0", "v12_0", "v13_0"],
-    "windows": ["v8_0", "v8_1", "v10_0", "v10_1607", "v10_1703", "v10_1709", "v10_1803",
-                "v10_1809", "v10_1903", "v10_1909", "v10_2004", "v10_2H20", "v10_21H1"],
+    "windows": ["v8_0", "v8_1", "v10_0"],
 }
 
 TABLES: dict[str, FlagTable] = {"beta": BETA, "v1.0": V1}

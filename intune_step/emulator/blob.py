@@ -27,6 +27,8 @@ MAX_PUT_BLOB = 256 * 1024 * 1024
 MAX_BLOCK_LIST = 8 * 1024 * 1024
 MAX_BLOCKS = 50_000
 CHUNK = 1 << 20
+# Upload states in which the blob is the commit's: being verified, or committed.
+SEALED = ("commitFilePending", "commitFileSuccess")
 
 
 def parse_query(query: str) -> dict[str, str]:
@@ -63,13 +65,24 @@ class BlobService:
         rid = request.request_id
         key = unquote(request.path).lstrip("/")
         params = parse_query(request.query)
-        denied = self._authorise(key, params, rid)
+        if "Authorization" in request.headers:
+            # A SAS is the whole authorisation; a bearer token beside it is malformed
+            # (docs/protocol.md, "Upload URL").
+            return blob_error(400, "InvalidAuthenticationInfo", request_id=rid)
+        denied = self._authorise(key, params, rid, write=request.method == "PUT")
         if denied is not None:
             return denied
         comp = params.get("comp", "")
         if request.method == "PUT":
             if request.content_length is None:
                 return blob_error(411, "MissingContentLengthHeader", request_id=rid)
+            if comp == "block" and request.content_length == 0:
+                return blob_error(
+                    400,
+                    "InvalidHeaderValue",
+                    request_id=rid,
+                    elements={"HeaderName": "Content-Length", "HeaderValue": "0"},
+                )
             if comp == "block":
                 return self._put_block(request, key, params)
             if comp == "blocklist":
@@ -85,10 +98,13 @@ class BlobService:
 
     # --- authorisation -------------------------------------------------------------------
 
-    def _authorise(self, key: str, params: dict[str, str], rid: str) -> Response | None:
+    def _authorise(
+        self, key: str, params: dict[str, str], rid: str, *, write: bool
+    ) -> Response | None:
         with self.state.lock:
             file = self.state.files_by_blob.get(key)
             grant = file.sas if file is not None else None
+            sealed = file is not None and file.upload_state in SEALED
         if grant is None or not self.store.exists(key):
             return blob_error(
                 404 if "sig" not in params else 403,
@@ -102,6 +118,15 @@ class BlobService:
                 "AuthenticationFailed",
                 request_id=rid,
                 detail="Signature did not match. String to sign used was /blob/emulator/" + key,
+            )
+        if write and sealed:
+            # The commit took the blob: its upload URL writes no more.
+            # See docs/protocol.md, "Commit".
+            return blob_error(
+                403,
+                "AuthenticationFailed",
+                request_id=rid,
+                detail="The upload URL no longer grants write access: the file is committed.",
             )
         now = utcnow()
         if not grant.start <= now < grant.expiry:

@@ -61,6 +61,11 @@ class EmulatorConfig:
     # The docs say an app cannot be assigned before it is published.
     require_published_for_assign: bool = True
     max_file_size: int | None = None
+    # Rules Graph is not known to have (docs/protocol.md, "Required properties"), off by
+    # default: version numbers required on create, and an iOS app whose provisioning profile
+    # has expired refused.
+    require_version_numbers: bool = False
+    refuse_expired_profile: bool = False
     page_size: int = 100
     # The documented relationship limits (docs/protocol.md, "Relationships"): apps in one
     # supersedence graph, and in one app's dependency graph with the app itself.

@@ -18,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+from . import schema
 from .apptypes import cast_allowed
 from .backends import BlobBackend
 from .config import EmulatorConfig
@@ -36,8 +37,12 @@ COMMIT_SUCCESS = "commitFileSuccess"
 COMMIT_FAILED = "commitFileFailed"
 UPLOADABLE = (URI_SUCCESS, RENEW_SUCCESS)
 COMMITTABLE = (URI_SUCCESS, RENEW_SUCCESS, COMMIT_FAILED, "commitFileTimedOut")
-RENEWABLE = (URI_SUCCESS, RENEW_SUCCESS, "azureStorageUriRenewalFailed",
-             "azureStorageUriRenewalTimedOut")
+RENEWABLE = (
+    URI_SUCCESS,
+    RENEW_SUCCESS,
+    "azureStorageUriRenewalFailed",
+    "azureStorageUriRenewalTimedOut",
+)
 
 
 class ContentApi:
@@ -69,7 +74,7 @@ class ContentApi:
                     page_size=self.config.page_size,
                 )
             if method == "POST":
-                ctx.body()
+                schema.model(ctx.version).check_typed("mobileAppContent", ctx.body())
                 version_id = str(next(app.version_ids))
                 app.versions[version_id] = ContentVersion(version_id)
                 body = {
@@ -135,6 +140,7 @@ class ContentApi:
                     },
                 )
             if method == "DELETE":
+                self._refuse_if_committed(app, version)
                 del version.files[file.id]
                 self._drop_blob(file)
                 return ctx.empty(204)
@@ -148,8 +154,27 @@ class ContentApi:
 
     # --- create --------------------------------------------------------------------------
 
+    def _refuse_if_committed(self, app: App, version: ContentVersion) -> None:
+        """The app's committed content version is what devices install: it does not change
+        (docs/protocol.md, "Commit")."""
+        if app.committed_version == version.id:
+            raise bad_request(
+                f"The content version '{version.id}' is the app's committed content version "
+                "and cannot be changed; create a new content version."
+            )
+
     def _create_file(self, ctx: Ctx, app: App, version: ContentVersion) -> Response:
         body = ctx.body()
+        self._refuse_if_committed(app, version)
+        model = schema.model(ctx.version)
+        model.check_typed("mobileAppContentFile", body)
+        for plain, alias in (("size", "sizeInBytes"), ("sizeEncrypted", "sizeEncryptedInBytes")):
+            both = body.get(plain) is not None and body.get(alias) is not None
+            if both and body[plain] != body[alias]:
+                raise bad_request(
+                    f"The properties '{plain}' ({body[plain]}) and '{alias}' "
+                    f"({body[alias]}) name the same size and must be equal."
+                )
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise bad_request("The property 'name' is required.")
@@ -181,7 +206,8 @@ class ContentApi:
             "sizeEncryptedInBytes",
             "manifest",
             "isDependency",
-        }
+            "uploadState",  # the service's to set
+        } | model.read_only("mobileAppContentFile")
         file = ContentFile(
             id=str(uuid.uuid4()),
             name=name,
@@ -273,6 +299,7 @@ class ContentApi:
 
     def _commit(self, ctx: Ctx, file: ContentFile) -> Response:
         body = ctx.body()
+        schema.model(ctx.version).check_action("commit", body)
         try:
             info = parse_encryption_info(body.get("fileEncryptionInfo"))
         except ValueError as exc:

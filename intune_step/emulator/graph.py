@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote
 
-from . import apptypes
+from . import apptypes, requirements, schema
 from .backends import BlobBackend
 from .config import READ_ROLE, READ_WRITE_ROLE, EmulatorConfig
 from .content import ContentApi
@@ -214,37 +214,28 @@ class GraphService:
         raise segment_error(sub[0])
 
     def render_app(self, app: App, beta: bool = True) -> dict[str, Any]:
-        entity: dict[str, Any] = {
-            "@odata.type": apptypes.odata(app.type_name),
+        """The app as Graph returns it: every structural property of its type in this API
+        version (null when unset), what the client set, and what the service computes."""
+        model = schema.model("beta" if beta else "v1.0")
+        shown = app.type_name if model.has_type(app.type_name) else "mobileLobApp"
+        entity: dict[str, Any] = {"@odata.type": apptypes.odata(app.type_name)}
+        entity.update(dict.fromkeys(model.structural(shown)))
+        entity["isFeatured"] = False
+        entity.update({k: copy.deepcopy(v) for k, v in app.props.items() if k in entity})
+        computed: dict[str, Any] = {
             "id": app.id,
-            "displayName": None,
-            "description": None,
-            "publisher": None,
-            "largeIcon": None,
-            "isFeatured": False,
-            "privacyInformationUrl": None,
-            "informationUrl": None,
-            "owner": None,
-            "developer": None,
-            "notes": None,
-            "fileName": None,
-            **copy.deepcopy(app.props),
             "createdDateTime": iso(app.created),
             "lastModifiedDateTime": iso(app.modified),
             "publishingState": app.publishing_state,
             "committedContentVersion": app.committed_version,
             "size": self._committed_size(app),
+            "uploadState": 1 if app.committed_version else 0,
+            "isAssigned": bool(app.assignments),
+            **self.relationships.counts(app),
         }
-        if beta:
-            entity.setdefault("roleScopeTagIds", ["0"])
-            entity.update(
-                uploadState=1 if app.committed_version else 0,
-                isAssigned=bool(app.assignments),
-                **self.relationships.counts(app),
-            )
-        else:
-            for name in apptypes.BETA_ONLY:
-                entity.pop(name, None)
+        entity.update({k: v for k, v in computed.items() if k in entity})
+        if "roleScopeTagIds" in entity and entity["roleScopeTagIds"] is None:
+            entity["roleScopeTagIds"] = ["0"]
         return entity
 
     def _committed_size(self, app: App) -> int:
@@ -313,21 +304,20 @@ class GraphService:
             raise bad_request(
                 "Cannot create an abstract class: '@odata.type' is required.", nested=False
             )
-        type_name = apptypes.canonical(raw_type)
+        model = schema.model(ctx.version)
+        type_name = model.payload_type(raw_type)
+        if type_name is None:
+            raise schema.unresolved_type(raw_type)  # also a beta-only type on v1.0
         if type_name not in apptypes.LOB_TYPES:
             raise bad_request(
-                f"A type named '{str(raw_type).lstrip('#')}' could not be resolved by the model. "
-                "When a model is available, each type name must resolve to a valid type.",
-                nested=False,
+                f"The emulator creates LOB apps only, not '{raw_type}'.", nested=False
             )
-        problem = apptypes.validate_new_app(type_name, body)
-        if problem:
-            raise bad_request(problem)
+        requirements.check_create(model, type_name, body, self._strictness())
         now = utcnow()
         app = App(
             id=str(uuid.uuid4()),
             type_name=type_name,
-            props=_writable(body),
+            props=_writable(model, type_name, body),
             created=now,
             modified=now,
         )
@@ -340,20 +330,19 @@ class GraphService:
         location = f"{ctx.base}/deviceAppManagement/mobileApps/{app.id}"
         return ctx.json(201, body_out, {"Location": location})
 
+    def _strictness(self) -> requirements.Strictness:
+        return requirements.Strictness(
+            require_version_numbers=self.config.require_version_numbers,
+            refuse_expired_profile=self.config.refuse_expired_profile,
+        )
+
     def _patch_app(self, ctx: Ctx, app: App) -> Response:
         body = ctx.body()
-        raw_type = body.get("@odata.type")
-        if raw_type is not None and apptypes.canonical(raw_type) != app.type_name:
-            raise bad_request(
-                f"The @odata.type '{raw_type}' does not match the app's type "
-                f"'{apptypes.odata(app.type_name)}'.",
-            )
+        model = schema.model(ctx.version)
+        requirements.check_patch(model, app.type_name, body, self._strictness())
         if "committedContentVersion" in body:
-            self._check_commit_reference(app, body, raw_type)
-        problem = apptypes.validate_min_os(body.get("minimumSupportedOperatingSystem"))
-        if problem:
-            raise bad_request(problem)
-        app.props.update(_writable(body))
+            self._check_commit_reference(app, body)
+        app.props.update(_writable(model, app.type_name, body))
         app.modified = utcnow()
         if "committedContentVersion" in body:
             app.committed_version = str(body["committedContentVersion"])
@@ -363,11 +352,9 @@ class GraphService:
             return ctx.json(200, self.render_app(app, ctx.beta))
         return ctx.empty(self.config.patch_status)
 
-    def _check_commit_reference(self, app: App, body: dict[str, Any], raw_type: Any) -> None:
-        if raw_type is None:
-            raise bad_request(
-                "The '@odata.type' of the app is required when setting committedContentVersion."
-            )
+    def _check_commit_reference(self, app: App, body: dict[str, Any]) -> None:
+        # Without @odata.type the body was read as mobileApp, which has no
+        # committedContentVersion: check_patch refused it already.
         version_id = body["committedContentVersion"]
         version = app.versions.get(str(version_id)) if version_id is not None else None
         if version is None:
@@ -395,10 +382,16 @@ def _list_option(ctx: Ctx, name: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def _writable(body: dict[str, Any]) -> dict[str, Any]:
-    """What a client may set: not read-only fields, annotations or navigation properties."""
-    skip = apptypes.READ_ONLY | {"categories", "assignments", "committedContentVersion"}
-    return {k: copy.deepcopy(v) for k, v in body.items() if k not in skip and "@" not in k}
+def _writable(model: schema.Model, type_name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What a client may set: not read-only fields, annotations or navigation properties
+    (the body was judged against the model already)."""
+    props = model.properties(type_name) if model.has_type(type_name) else {}
+    skip = model.read_only(type_name) | {"committedContentVersion", "id"}
+    return {
+        k: copy.deepcopy(v)
+        for k, v in body.items()
+        if k in props and k not in skip and not props[k].startswith("nav:")
+    }
 
 
 def _ordered(ctx: Ctx, pairs: list[tuple[App, dict[str, Any]]]) -> list[tuple[App, dict[str, Any]]]:

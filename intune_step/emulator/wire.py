@@ -140,6 +140,9 @@ BLOB_MESSAGES = {
     "calculated by the server.",
     "OperationTimedOut": "Operation could not be completed within the specified time.",
     "TooManyRequests": "Too many requests.",
+    "InvalidAuthenticationInfo": "Authentication information is not given in the correct "
+    "format. Check the value of Authorization header.",
+    "InvalidHeaderValue": "The value for one of the HTTP headers is not in the correct format.",
 }
 
 BLOB_CODE_BY_STATUS = {
@@ -165,7 +168,9 @@ def blob_error(
     request_id: str,
     detail: str | None = None,
     headers: dict[str, str] | None = None,
+    elements: dict[str, str] | None = None,
 ) -> Response:
+    """Azure's XML error; ``elements`` adds Azure's extra tags, e.g. HeaderName/HeaderValue."""
     now = utcnow()
     message = (
         f"{BLOB_MESSAGES.get(code, code)}\nRequestId:{request_id}\n"
@@ -178,6 +183,8 @@ def blob_error(
     if detail:
         tag = "AuthenticationErrorDetail" if code == "AuthenticationFailed" else "Detail"
         xml += f"<{tag}>{escape(detail)}</{tag}>"
+    for tag, text in (elements or {}).items():
+        xml += f"<{tag}>{escape(text)}</{tag}>"
     xml += "</Error>"
     return Response(
         status,

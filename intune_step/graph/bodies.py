@@ -33,6 +33,12 @@ DEFAULT_MINIMUM: dict[str, Platform] = {
 # (Graph requires one): honest, and visible in the portal as something to fix.
 UNKNOWN_PUBLISHER = "Unknown publisher"
 
+# Fields the readers fill that Graph v1.0's type does not define (msgraph-sdk's models, as
+# the emulator's schema.py reads them); sent there, Graph refuses the whole body.
+BETA_ONLY_FIELDS: dict[str, tuple[str, ...]] = {
+    "windowsMobileMSI": ("identityVersion", "useDeviceContext"),
+}
+
 
 def display_name(meta: AppMetadata, options: PublishOptions) -> str:
     """The display-name input, else the name the device shows (the file's), else the file's
@@ -103,6 +109,9 @@ def type_fields(meta: AppMetadata, options: PublishOptions, settings: Settings, 
                 creating: bool) -> dict[str, Any]:
     """The fields of ``meta``'s Graph type, shared by the create and update bodies."""
     fields: dict[str, Any] = dict(meta.properties)
+    if settings.graph_version != "beta":
+        for name in BETA_ONLY_FIELDS.get(meta.app_type, ()):
+            fields.pop(name, None)
     if meta.app_type == "win32LobApp":
         fields.update(win32_plan(meta, options.win32, creating=creating,
                                  graph_version=settings.graph_version))

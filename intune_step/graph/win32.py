@@ -54,12 +54,8 @@ def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True
     settings made in the admin center survive. ``maxRunTimeInMinutes`` exists in beta only.
     """
     config = config or Win32Config()
-    if config.max_run_minutes is not None and graph_version != "beta":
-        raise BadInputError(
-            f"win32 max-run-minutes is a Graph beta property, but graph-version is "
-            f"{graph_version}",
-            fix="set graph-version: beta, or remove max-run-minutes",
-        )
+    if graph_version != "beta":
+        _refuse_beta_only(config, graph_version)
     setup = str(meta.properties.get("setupFilePath") or "")
     msi = msi_facts(meta)
     install, uninstall = config.install_command, config.uninstall_command
@@ -106,11 +102,28 @@ def plan(meta: AppMetadata, config: Win32Config | None, *, creating: bool = True
         fields["minimumSupportedWindowsRelease"] = (config.minimum_windows_release
                                                     or DEFAULT_WINDOWS_RELEASE)
     version = config.display_version or (msi or {}).get("productVersion")
-    if version:
+    if version and graph_version == "beta":  # v1.0's win32LobApp has no displayVersion
         fields["displayVersion"] = version
     if config.allow_available_uninstall is not None:
         fields["allowAvailableUninstall"] = config.allow_available_uninstall
     return fields
+
+
+def _refuse_beta_only(config: Win32Config, graph_version: str) -> None:
+    """Inputs that only Graph beta's win32LobApp can carry (msgraph-sdk's v1.0 models lack
+    them; docs/protocol.md, "Request bodies")."""
+    given = [name for name, value in (("max-run-minutes", config.max_run_minutes),
+                                      ("display-version", config.display_version),
+                                      ("allow-available-uninstall",
+                                       config.allow_available_uninstall)) if value is not None]
+    if "arm64" in (config.architectures or "").split(","):
+        given.append("architectures: arm64")
+    if given:
+        raise BadInputError(
+            f"win32 {', '.join(given)} exists only in Graph beta, but graph-version is "
+            f"{graph_version}",
+            fix=f"set graph-version: beta, or remove {', '.join(given)}",
+        )
 
 
 def missing_error(setup: str, missing: list[str]) -> BadInputError:

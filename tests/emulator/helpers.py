@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import datetime as dt
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ def ios_body(**overrides: Any) -> dict[str, Any]:
         "buildNumber": "241",
         "expirationDateTime": expires,
         "applicableDeviceType": {"iPad": True, "iPhoneAndIPod": True},
-        "minimumSupportedOperatingSystem": {"v16_0": True},
+        "minimumSupportedOperatingSystem": {"v15_0": True},  # in v1.0 and beta
     }
     body.update(overrides)
     return body
@@ -52,6 +53,52 @@ def win32_body(**overrides: Any) -> dict[str, Any]:
             }
         ],
     }
+    body.update(overrides)
+    return body
+
+
+MAC_MIN_OS = "#microsoft.graph.macOSMinimumOperatingSystem"
+INCLUDED_APP = "#microsoft.graph.macOSIncludedApp"
+# A create body Graph accepts for each LOB type, beside ios_body and win32_body.
+LOB_BODIES: dict[str, dict[str, Any]] = {
+    "androidLobApp": {"@odata.type": "#microsoft.graph.androidLobApp", "displayName": "A",
+                      "fileName": "a.apk", "packageId": "com.contoso.a", "versionCode": "10",
+                      "versionName": "1.0", "minimumSupportedOperatingSystem": {"v8_0": True}},
+    "windowsMobileMSI": {"@odata.type": "#microsoft.graph.windowsMobileMSI",
+                         "displayName": "M", "fileName": "m.msi",
+                         "productCode": "{23170F69-40C1-2702-2301-000001000000}",
+                         "productVersion": "1.0"},
+    "windowsUniversalAppX": {"@odata.type": "#microsoft.graph.windowsUniversalAppX",
+                             "displayName": "X", "fileName": "x.msix",
+                             "identityName": "Contoso.X", "identityVersion": "1.0.0.0",
+                             "identityPublisherHash": "8wekyb3d8bbwe",
+                             "applicableArchitectures": "x64,x86",
+                             "minimumSupportedOperatingSystem": {"v10_0": True}},
+    "macOSPkgApp": {"@odata.type": "#microsoft.graph.macOSPkgApp", "displayName": "P",
+                    "fileName": "p.pkg", "primaryBundleId": "com.contoso.p",
+                    "primaryBundleVersion": "1.0",
+                    "includedApps": [{"@odata.type": INCLUDED_APP, "bundleId": "com.contoso.p",
+                                      "bundleVersion": "1.0"}],
+                    "minimumSupportedOperatingSystem": {"@odata.type": MAC_MIN_OS,
+                                                        "v11_0": True}},
+    "macOSDmgApp": {"@odata.type": "#microsoft.graph.macOSDmgApp", "displayName": "D",
+                    "fileName": "d.dmg", "primaryBundleId": "com.contoso.d",
+                    "primaryBundleVersion": "2.0",
+                    "includedApps": [{"bundleId": "com.contoso.d", "bundleVersion": "2.0"}],
+                    "minimumSupportedOperatingSystem": {"v10_15": True}},
+    "macOSLobApp": {"@odata.type": "#microsoft.graph.macOSLobApp", "displayName": "L",
+                    "fileName": "l.pkg", "bundleId": "com.contoso.l",
+                    "minimumSupportedOperatingSystem": {"v12_0": True}},
+}  # fmt: skip
+
+
+def lob_body(type_name: str, **overrides: Any) -> dict[str, Any]:
+    """A valid create body of ``type_name`` (a fresh copy), with ``overrides`` set."""
+    if type_name == "iosLobApp":
+        return ios_body(**overrides)
+    if type_name == "win32LobApp":
+        return win32_body(**overrides)
+    body = copy.deepcopy(LOB_BODIES[type_name])
     body.update(overrides)
     return body
 

@@ -15,7 +15,7 @@ import pytest
 from intune_step.crypto import FileEncryptionInfo, encrypt_bytes
 from intune_step.emulator import Emulator
 
-from .helpers import Api
+from .helpers import Api, lob_body
 
 PLAIN = os.urandom(4000)
 
@@ -227,10 +227,7 @@ def test_file_body_rules(emu: Emulator, api: Api) -> None:
 
 
 def test_appx_file_needs_manifest(emu: Emulator, api: Api) -> None:
-    app = api.create_app(
-        {"@odata.type": "#microsoft.graph.windowsUniversalAppX", "displayName": "X",
-         "identityName": "C.X", "identityVersion": "1.0.0.0", "identityPublisherHash": "h"}
-    )  # fmt: skip
+    app = api.create_app(lob_body("windowsUniversalAppX"))
     base = f"deviceAppManagement/mobileApps/{app['id']}/microsoft.graph.windowsUniversalAppX"
     version = api.ok("POST", f"{base}/contentVersions", {}, 201)["id"]
     body = {"name": "x.msix", "size": 1, "sizeEncrypted": 64, "manifest": None}

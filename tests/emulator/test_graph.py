@@ -10,47 +10,36 @@ import pytest
 
 from intune_step.emulator import Emulator
 
-from .helpers import Api, ios_body, win32_body
+from .helpers import Api, ios_body, lob_body, win32_body
 
 APPS = "deviceAppManagement/mobileApps"
 CATEGORIES = "deviceAppManagement/mobileAppCategories"
 
-MAC_MIN_OS = "#microsoft.graph.macOSMinimumOperatingSystem"
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "ios": ios_body(),
     "ios-capital-LOB": ios_body(**{"@odata.type": "microsoft.graph.iosLOBApp"}),
-    "android": {"@odata.type": "#microsoft.graph.androidLobApp", "displayName": "A",
-                "packageId": "com.contoso.a", "versionCode": "10", "versionName": "1.0",
-                "minimumSupportedOperatingSystem": {"v8_0": True}},
-    "msi": {"@odata.type": "#microsoft.graph.windowsMobileMSI", "displayName": "M",
-            "productCode": "{23170F69-40C1-2702-2301-000001000000}", "productVersion": "1.0"},
-    "appx": {"@odata.type": "#microsoft.graph.windowsUniversalAppX", "displayName": "X",
-             "identityName": "Contoso.X", "identityVersion": "1.0.0.0",
-             "identityPublisherHash": "8wekyb3d8bbwe"},
+    "android": lob_body("androidLobApp"),
+    "msi": lob_body("windowsMobileMSI"),
+    "appx": lob_body("windowsUniversalAppX"),
     "win32": win32_body(),
     "win32-legacy": win32_body(rules=None) | {"detectionRules": [
         {"@odata.type": "#microsoft.graph.win32LobAppProductCodeDetection",
          "productCode": "{23170F69-40C1-2702-2301-000001000000}"}]},
-    "pkg": {"@odata.type": "#microsoft.graph.macOSPkgApp", "displayName": "P",
-            "primaryBundleId": "com.contoso.p", "primaryBundleVersion": "1.0",
-            "minimumSupportedOperatingSystem": {"@odata.type": MAC_MIN_OS, "v11_0": True}},
-    "dmg": {"@odata.type": "#microsoft.graph.macOSDmgApp", "displayName": "D",
-            "primaryBundleId": "com.contoso.d"},
-    "maclob": {"@odata.type": "#microsoft.graph.macOSLobApp", "displayName": "L",
-               "bundleId": "com.contoso.l"},
+    "pkg": lob_body("macOSPkgApp"),
+    "dmg": lob_body("macOSDmgApp"),
+    "maclob": lob_body("macOSLobApp"),
 }  # fmt: skip
 VALID_BODIES["win32-legacy"].pop("rules")
 
 INVALID_BODIES: dict[str, tuple[dict[str, Any], str]] = {
     "no-type": ({"displayName": "x"}, "abstract"),
-    "unknown-type": ({"@odata.type": "#microsoft.graph.webApp", "displayName": "x"}, "resolved"),
+    "unknown-type": ({"@odata.type": "#microsoft.graph.fooApp", "displayName": "x"}, "resolved"),
+    "not-lob": ({"@odata.type": "#microsoft.graph.webApp", "displayName": "x"}, "LOB apps only"),
     "no-name": (ios_body(displayName=""), "displayName"),
-    "ios-expired": (ios_body(expirationDateTime="2020-01-01T00:00:00Z"), "expired"),
     "ios-no-bundle": (ios_body(bundleId=None), "bundleId"),
     "two-min-os": (ios_body(minimumSupportedOperatingSystem={"v9_0": True, "v10_0": True}),
                    "exactly one"),
     "android-int-code": (VALID_BODIES["android"] | {"versionCode": 10}, "versionCode"),
-    "android-text-code": (VALID_BODIES["android"] | {"versionCode": "ten"}, "versionCode"),
     "msi-no-code": (VALID_BODIES["msi"] | {"productCode": ""}, "productCode"),
     "appx-no-hash": (VALID_BODIES["appx"] | {"identityPublisherHash": None},
                      "identityPublisherHash"),
@@ -60,8 +49,7 @@ INVALID_BODIES: dict[str, tuple[dict[str, Any], str]] = {
     "win32-v10-release": (win32_body(minimumSupportedWindowsRelease="v10_1903"),
                           "minimumSupportedWindowsRelease"),
     "pkg-empty-bundle": (VALID_BODIES["pkg"] | {"primaryBundleId": ""}, "primaryBundleId"),
-    "maclob-no-bundle": ({"@odata.type": "#microsoft.graph.macOSLobApp", "displayName": "L"},
-                         "bundleId"),
+    "maclob-no-bundle": (lob_body("macOSLobApp", bundleId=None), "bundleId"),
 }  # fmt: skip
 
 

@@ -235,9 +235,22 @@ def test_max_run_minutes_is_beta_only(tmp_path: Path) -> None:
     v1 = plan(msi_package(tmp_path), None, graph_version="v1.0")
     assert v1["installExperience"] == {"runAsAccount": "system",
                                        "deviceRestartBehavior": "basedOnReturnCode"}
-    with pytest.raises(BadInputError, match="max-run-minutes is a Graph beta property") as err:
+    assert "displayVersion" not in v1  # the MSI's version: v1.0 has no such property
+    with pytest.raises(BadInputError, match="max-run-minutes exists only in Graph beta") as err:
         plan(msi_package(tmp_path), parse_win32("max-run-minutes: 30"), graph_version="v1.0")
     assert "graph-version: beta" in (err.value.fix or "")
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    ["display-version: '2.0'", "allow-available-uninstall: true", "architectures: [x64, arm64]"],
+)
+def test_beta_only_win32_inputs_are_refused_on_v1(tmp_path: Path, snippet: str) -> None:
+    """msgraph-sdk's v1.0 win32LobApp has no displayVersion or allowAvailableUninstall, and
+    its windowsArchitecture no arm64: Graph would refuse the body, so the input is refused."""
+    assert plan(msi_package(tmp_path), parse_win32(snippet), graph_version="beta")
+    with pytest.raises(BadInputError, match="exists only in Graph beta"):
+        plan(msi_package(tmp_path), parse_win32(snippet), graph_version="v1.0")
 
 
 def test_describe_for_inspect(tmp_path: Path) -> None:

@@ -14,9 +14,12 @@ import pytest
 
 from intune_step.config.options import PublishOptions, build_options
 from intune_step.config.settings import Settings, build_settings
-from intune_step.emulator.apptypes import validate_new_app
+from intune_step.emulator.apptypes import validate_new_app, validate_update
+from intune_step.errors import SettingsError
 from intune_step.graph.bodies import app_body, content_file_body, update_body
 from intune_step.publish.prepare import prepare
+from intune_step.samples.apk import build_apk
+from intune_step.samples.ipa import build_ipa
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
 
@@ -53,14 +56,22 @@ def make(tmp_path: Path, kind: str) -> Path:
         build_intunewin(tmp_path / "e.intunewin", setup_file="setup.exe",
                         files={"setup.exe": b"MZ"}, name="Tool")
         return tmp_path / "e.intunewin"
+    if kind == "ipa":
+        return build_ipa(tmp_path / "a.ipa", bundle_id="com.x.a", version="2.1", build="21")
+    if kind == "apk":
+        return build_apk(tmp_path / "a.apk", package="com.x.a", version_code=21,
+                         version_name="2.1")
     if kind == "pkg":
         return build_pkg(tmp_path / "a.pkg", bundle_id="com.x.a", version="1.2", min_os="11.0")
     return build_dmg(tmp_path / "a.dmg", apps={"A.app": info_plist("com.x.a", "1.2", "14.1")})
 
 
+@pytest.mark.parametrize("version", ["beta", "v1.0"])
 @pytest.mark.parametrize(
     ("kind", "inputs", "odata"),
     [
+        ("ipa", {}, "iosLobApp"),
+        ("apk", {}, "androidLobApp"),
         ("msi", {}, "windowsMobileMSI"),
         ("msix", {}, "windowsUniversalAppX"),
         ("msixbundle", {}, "windowsUniversalAppX"),
@@ -72,13 +83,21 @@ def make(tmp_path: Path, kind: str) -> Path:
         ("dmg", {}, "macOSDmgApp"),
     ],
 )
-def test_every_create_body_passes_the_emulators_rules(
-        tmp_path: Path, kind: str, inputs: dict[str, str], odata: str) -> None:
+def test_every_create_and_update_body_passes_the_emulators_rules(
+        tmp_path: Path, kind: str, inputs: dict[str, str], odata: str, version: str) -> None:
+    """The bodies the step builds are the ones Graph's models (schema.py) and Intune's
+    required properties (requirements.py) accept, in the Graph version they are sent to."""
     opts = options(make(tmp_path, kind), **inputs)
-    meta = prepare(opts)
-    body = app_body(meta, opts, settings())
+    if odata == "macOSPkgApp" and version == "v1.0":  # beta-only: refused before sign-in
+        with pytest.raises(SettingsError, match="only in Graph beta"):
+            prepare(opts, graph_version=version)
+        return
+    meta = prepare(opts, graph_version=version)
+    body = app_body(meta, opts, settings(version))
     assert body["@odata.type"] == f"#microsoft.graph.{odata}"
-    assert validate_new_app(odata, body) is None, body
+    assert validate_new_app(odata, body, version) is None, body
+    update = update_body(meta, opts, settings(version))
+    assert validate_update(odata, update, version) is None, update
     if odata not in ("win32LobApp", "windowsMobileMSI"):  # neither has the flag object
         flags = body["minimumSupportedOperatingSystem"]
         assert sum(1 for k, v in flags.items() if not k.startswith("@") and v) == 1
