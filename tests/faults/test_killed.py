@@ -1,6 +1,6 @@
-"""A run killed mid-upload: cancelled (SIGINT, as GitHub does first, or SIGTERM) it cleans up; killed (SIGKILL) the next run
-finishes the job. Either way the tenant ends with one published app or none, never a
-half-made one that a later run trips over."""
+"""A run killed mid-upload: cancelled (SIGINT, as GitHub does first, or SIGTERM) it cleans
+up; killed (SIGKILL) the next run finishes the job. Either way the tenant ends with one
+published app or none, never a half-made one that a later run trips over."""
 
 from __future__ import annotations
 
