@@ -48,14 +48,24 @@ def test_a_utf8_stream_is_left_as_it_is() -> None:
 def test_the_ci_entry_prints_a_non_ascii_name_through_a_cp1252_pipe(tmp_path: Path) -> None:
     """The real entry with Python's streams as a Windows runner gives them: its error line
     names a missing non-ASCII file instead of crashing with UnicodeEncodeError."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))},
-           "PYTHONIOENCODING": "cp1252", "PYTHONPATH": str(REPO), "GITHUB_ACTIONS": "true",
-           "GITHUB_WORKSPACE": str(tmp_path), "INPUT_FILE": f"{NAME}.ipa",
-           "INPUT_CLIENT-ID": "00000000-0000-0000-0000-000000000000",
-           "INPUT_CLIENT-SECRET": "not-a-secret", "INPUT_AUTH-URL":
-           "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"}
-    proc = subprocess.run([sys.executable, str(REPO / "entrypoint.py")], env=env,
-                          capture_output=True, timeout=60, cwd=tmp_path)
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))},
+        "PYTHONIOENCODING": "cp1252",
+        "PYTHONPATH": str(REPO),
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "INPUT_FILE": f"{NAME}.ipa",
+        "INPUT_CLIENT-ID": "00000000-0000-0000-0000-000000000000",
+        "INPUT_CLIENT-SECRET": "not-a-secret",
+        "INPUT_AUTH-URL": "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "entrypoint.py")],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
     out = proc.stdout.decode("utf-8")
     assert proc.returncode == 2, out + proc.stderr.decode("utf-8", "replace")
     assert f"{NAME}.ipa" in out
