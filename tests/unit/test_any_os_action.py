@@ -115,3 +115,11 @@ def test_the_venv_python_on_each_runner_os() -> None:
     assert windows.as_posix() == "D:/a/_temp/intune-step-1/Scripts/python.exe"  # for bash
     macos = module.venv_python(PurePosixPath("/Users/runner/work/_temp/intune-step-1"), False)
     assert macos == PurePosixPath("/Users/runner/work/_temp/intune-step-1/bin/python")
+
+
+def test_the_docs_show_the_checked_recipe_verbatim() -> None:
+    """scripts/lint-packaging validates docs/any-os/ios-on-macos.yml; the page shows it."""
+    recipe = (REPO / "docs" / "any-os" / "ios-on-macos.yml").read_text(encoding="utf-8")
+    page = (REPO / "docs" / "any-os-action.md").read_text(encoding="utf-8")
+    assert f"```yaml\n{recipe}```" in page
+    assert "uses: OWNER/intune-step/any-os@" in recipe and "runs-on: macos-latest" in recipe
