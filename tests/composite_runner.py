@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,9 +80,12 @@ def run_composite(
     workspace: Path,
     runner_temp: Path,
     uses_outputs: Mapping[str, dict[str, str]],
+    started: Callable[[str, subprocess.Popen[str]], None] | None = None,
 ) -> CompositeRun:
     """Run ``action_dir/action.yml`` with inputs ``given``; ``uses_outputs``: step id ->
-    the outputs of a ``uses:`` step that is stood in for."""
+    the outputs of a ``uses:`` step that is stood in for; ``started(step id, process)`` is
+    called as each step's process starts (to cancel it as the runner does: a signal to that
+    process alone, not to its group)."""
     action: dict[str, Any] = yaml.safe_load((action_dir / "action.yml").read_text("utf-8"))
     assert action["runs"]["using"] == "composite"
     unknown = set(given) - set(action["inputs"])
@@ -119,21 +122,24 @@ def run_composite(
         }
         for key, value in (step.get("env") or {}).items():
             step_env[key] = evaluate(str(value), inputs, outputs)
-        proc = subprocess.run(
+        with subprocess.Popen(
             [*BASH, str(script)],
             cwd=workspace,
             env=step_env,
-            capture_output=True,
             text=True,
-            timeout=600,
-        )
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as proc:
+            if started is not None:
+                started(step_id, proc)
+            stdout, stderr = proc.communicate(timeout=600)
         outputs[step_id] = parse_github_output(output)
         result.steps.append(
             StepRun(
                 step_id,
                 proc.returncode,
-                proc.stdout,
-                proc.stderr,
+                stdout,
+                stderr,
                 outputs[step_id],
                 summary.read_bytes(),
                 output.read_bytes(),

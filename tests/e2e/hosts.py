@@ -114,13 +114,18 @@ def runner_temp() -> Path:
     return _RUNNER_TEMP[0]
 
 
-def run_any_os_steps(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> CompositeRun:
+def run_any_os_steps(emu: Emulator, workspace: Path, inputs: dict[str, str],
+                     env_overrides: dict[str, str] | None = None,
+                     started: Callable[[str, subprocess.Popen[str]], None] | None = None,
+                     ) -> CompositeRun:
     """any-os/action.yml on a runner; setup-python is stood in for by this Python."""
     env = clean_env(emu)
     env.pop("PYTHONPATH")  # the steps run what the install step installed, not this checkout
+    env.update(env_overrides or {})
     base_python = getattr(sys, "_base_executable", None) or sys.executable
     return run_composite(REPO / "any-os", inputs, env, workspace, runner_temp(),
-                         uses_outputs={"python": {"python-path": base_python}})
+                         uses_outputs={"python": {"python-path": base_python}},
+                         started=started)
 
 
 def run_any_os(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun:

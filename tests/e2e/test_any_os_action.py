@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -106,3 +108,37 @@ def _locked_pins() -> dict[str, str]:
         name.lower(): version
         for name, version in re.findall(r"^([A-Za-z0-9._-]+)==(\S+)", text, re.M)
     }
+
+
+@pytest.mark.e2e
+@pytest.mark.emulator_config(blob_latency_s=0.2)
+def test_cancelling_the_step_as_the_runner_does_cleans_up(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The runner signals the step's process alone (SIGINT, then SIGTERM): the publish step
+    must be Python itself, not a shell waiting for it, to clean up and exit 130."""
+    build_ipa(tmp_path / "app.ipa", bundle_id="com.example.cancel", padding_bytes=900_000)
+
+    def cancel_mid_upload(step: str, proc: subprocess.Popen[str]) -> None:
+        if step != "publish":
+            return
+        deadline = time.monotonic() + 120
+        while not any(r.service == "blob" and r.status == 201 for r in emulator.request_log):
+            assert time.monotonic() < deadline and proc.poll() is None, "no upload started"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        proc.send_signal(signal.SIGTERM)  # the runner's second signal, during cleanup
+
+    run = run_any_os_steps(
+        emulator,
+        tmp_path,
+        settings(emulator, "app.ipa"),
+        env_overrides={"INTUNE_BLOCKS_IN_FLIGHT": "1"},
+        started=cancel_mid_upload,
+    )
+    publish = run.steps[-1]
+    assert publish.id == "publish", run.stdout + run.stderr
+    assert run.returncode == 130, (run.returncode, publish.stdout + publish.stderr)
+    assert "the job was cancelled (SIGINT)" in publish.stdout + publish.stderr
+    assert "Traceback" not in publish.stderr
+    assert emulator.apps() == []

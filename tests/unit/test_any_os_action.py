@@ -68,7 +68,7 @@ def test_every_input_reaches_the_entry_under_its_own_name() -> None:
     }
     read = GitHubHost(env).read_inputs(input_names())
     assert read == {name: f"value of {name}" for name in input_names()}
-    assert publish["run"] == '"$INTUNE_STEP_PYTHON" -I -m intune_step.entry'
+    assert publish["run"] == 'exec "$INTUNE_STEP_PYTHON" -I -m intune_step.entry'
 
 
 def test_steps_are_pinned_and_portable() -> None:
