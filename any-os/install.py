@@ -25,9 +25,9 @@ from pathlib import Path
 
 ACTION = Path(__file__).resolve().parent
 ROOT = ACTION.parent  # the repository at the action's ref
-# The one place that names the hashed lock (pip's format, as pip-compile --generate-hashes
-# writes it: `name==version \` then `--hash=sha256:...` lines).
-LOCK = ACTION / "requirements-hashed.txt"
+# The one place that names the hashed locks (pip's format, as pip-compile --generate-hashes
+# writes it: `name==version \` then `--hash=sha256:...` lines); runtime and build backend.
+LOCKS = (ACTION / "requirements-hashed.txt",)
 READY = ".intune-step-ready"
 PIP = ("-m", "pip", "install", "--no-input", "--disable-pip-version-check", "--quiet")
 
@@ -60,7 +60,7 @@ def venv_python(venv: Path, windows: bool) -> Path:
 
 
 def venv_dir(lock_text: str, temp: str | None) -> Path:
-    """One environment per action checkout and lock: a re-run of the action reuses it."""
+    """One environment per action checkout and locks: a re-run of the action reuses it."""
     key = hashlib.sha256(f"{ROOT}\n{lock_text}".encode()).hexdigest()[:16]
     return Path(temp or tempfile.gettempdir()) / f"intune-step-{key}"
 
@@ -81,21 +81,22 @@ def set_output(name: str, value: str) -> None:
 
 def install(venv: Path, python: Path) -> None:
     run(sys.executable, "-m", "venv", "--clear", venv)
-    run(python, *PIP, "--require-hashes", "--only-binary=:all:", "--no-deps", "-r", LOCK)
+    locks = [part for lock in LOCKS for part in ("-r", lock)]
+    run(python, *PIP, "--require-hashes", "--only-binary=:all:", "--no-deps", *locks)
     run(python, *PIP, "--no-deps", "--no-index", "--no-build-isolation", ROOT)
     (venv / READY).write_text("ok\n", encoding="utf-8")
 
 
 def main() -> int:
-    lock_text = LOCK.read_text(encoding="utf-8")
-    try:
-        requirements(lock_text)
-    except LockError as exc:
-        print(
-            f"::error title=intune-step::{LOCK.name}: {exc} (only a hash-locked set is installed)",
-            flush=True,
-        )
-        return 2
+    texts = {lock.name: lock.read_text(encoding="utf-8") for lock in LOCKS}
+    for name, text in texts.items():
+        try:
+            requirements(text)
+        except LockError as exc:
+            message = f"{name}: {exc} (only a hash-locked set is installed)"
+            print(f"::error title=intune-step::{message}", flush=True)
+            return 2
+    lock_text = "\n".join(texts.values())
     venv = venv_dir(lock_text, os.environ.get("RUNNER_TEMP"))
     python = venv_python(venv, os.name == "nt")
     if (venv / READY).is_file() and python.is_file():

@@ -123,3 +123,42 @@ def test_the_docs_show_the_checked_recipe_verbatim() -> None:
     page = (REPO / "docs" / "any-os-action.md").read_text(encoding="utf-8")
     assert f"```yaml\n{recipe}```" in page
     assert "uses: OWNER/intune-step/any-os@" in recipe and "runs-on: macos-latest" in recipe
+
+
+def test_the_installer_stops_before_pip_on_the_plain_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = installer()
+    ran: list[tuple[object, ...]] = []
+    monkeypatch.setattr(module, "run", lambda *command: ran.append(command))
+    monkeypatch.setattr(module, "LOCKS", (REPO / "requirements.lock",))
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    assert module.main() == 2
+    assert ran == []
+    assert "::error title=intune-step::requirements.lock: " in capsys.readouterr().out
+
+
+def test_the_installer_installs_the_lock_then_the_checkout_without_dependencies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = installer()
+    ran: list[list[str]] = []
+
+    def run(*command: object) -> None:
+        ran.append([str(part) for part in command])
+        if "venv" in ran[-1]:
+            Path(ran[-1][-1]).mkdir()
+
+    monkeypatch.setattr(module, "run", run)
+    monkeypatch.setenv("RUNNER_TEMP", str(tmp_path))
+    output = tmp_path / "output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    assert module.main() == 0
+    venv, locked, package = ran
+    assert venv[1:4] == ["-m", "venv", "--clear"]
+    assert {"--require-hashes", "--only-binary=:all:", "--no-deps"} <= set(locked)
+    assert locked[-1] == str(ANY_OS / "requirements-hashed.txt")
+    assert {"--no-deps", "--no-index", "--no-build-isolation"} <= set(package)
+    assert package[-1] == str(REPO)
+    [line] = output.read_text(encoding="utf-8").splitlines()
+    assert line.startswith(f"python={tmp_path.as_posix()}/intune-step-")
