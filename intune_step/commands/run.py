@@ -14,6 +14,7 @@ from pathlib import Path
 
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
+from intune_step.commands.cancel import Cancelled as Cancelled  # its old home, re-exported
 from intune_step.commands.cancel import cancellation
 from intune_step.commands.failures import exit_code, failure_line
 from intune_step.commands.outputs import run_exit_code, step_outputs
