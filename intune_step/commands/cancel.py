@@ -42,8 +42,7 @@ def cancellation(module: Any = signal) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    names = {int(getattr(module, name)): name for name in CANCEL_SIGNALS
-             if hasattr(module, name)}
+    names = {int(getattr(module, name)): name for name in CANCEL_SIGNALS if hasattr(module, name)}
     received: list[str] = []
 
     def handler(signum: int, frame: FrameType | None) -> None:
