@@ -52,16 +52,18 @@ class GitHubHost(LineHost):
             for key, value in outputs.items():  # an old runner: show them at least
                 self.info(f"{key}={value}")
             return
-        with open(path, "a", encoding="utf-8") as handle:
+        # LF on every OS, untranslated (newline=""): the runner splits on LF everywhere (and
+        # on CRLF on Windows), while text mode on Windows would write CR CR LF and leave a
+        # stray CR at the end of every value.
+        with open(path, "a", encoding="utf-8", newline="") as handle:
             for key, value in outputs.items():
                 delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-                handle.write(f"{key}<<{delimiter}{os.linesep}{value}{os.linesep}"
-                             f"{delimiter}{os.linesep}")
+                handle.write(f"{key}<<{delimiter}\n{value}\n{delimiter}\n")
 
     def summary(self, markdown: str) -> None:
         path = self._env.get("GITHUB_STEP_SUMMARY")
         if path:
-            with open(path, "a", encoding="utf-8") as handle:
+            with open(path, "a", encoding="utf-8", newline="") as handle:
                 handle.write(self.scrub(markdown) + "\n")
 
     def info(self, message: str) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from intune_step.ci import detect_host
 from intune_step.ci.base import CIHost
 from intune_step.ci.local import LocalHost
+from intune_step.commands.console import safe_console
 from intune_step.commands.failures import exit_code, failure_line
 from intune_step.commands.run import mask_secret_inputs, run_publish
 from intune_step.config.action import input_names
@@ -23,6 +24,7 @@ from intune_step.version import __version__
 def run_ci(host: CIHost | None = None, environ: Mapping[str, str] | None = None,
            override: str | None = None) -> int:
     """Run the step as the CI host's job would; returns the exit code."""
+    safe_console()  # a non-ASCII name must not crash a Windows runner's cp1252 pipe
     env = os.environ if environ is None else environ
     if host is None:
         try:

@@ -14,6 +14,7 @@ import click
 
 from intune_step.artifacts import read_artifact
 from intune_step.ci.local import LocalHost
+from intune_step.commands.console import safe_console
 from intune_step.commands.failures import failure_line
 from intune_step.config.action import action_definition
 from intune_step.errors import IntuneStepError
@@ -79,6 +80,7 @@ def _fail(exc: IntuneStepError) -> None:
 @click.version_option(__version__, prog_name="intune-step")
 def main() -> None:
     """Publish a build artifact and its metadata to Microsoft Intune."""
+    safe_console()
 
 
 @main.command()

@@ -9,14 +9,13 @@ one place: outputs, a job summary and the exit code, for one artifact or many.
 from __future__ import annotations
 
 import os
-import signal
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
+from intune_step.commands.cancel import Cancelled as Cancelled  # its old home, re-exported
+from intune_step.commands.cancel import cancellation
 from intune_step.commands.failures import exit_code, failure_line
 from intune_step.commands.outputs import rollback_outputs, run_exit_code, step_outputs
 from intune_step.commands.summary import failure_markdown, run_markdown
@@ -31,12 +30,6 @@ from intune_step.transport.http import make_client
 from intune_step.upload.blob import BlockUploader
 
 SECRET_INPUTS = ("client-secret", "certificate", "certificate-password")
-
-
-class Cancelled(IntuneStepError):
-    """The CI cancelled the job (SIGTERM); cleanup has run."""
-
-    exit_code = 130
 
 
 def mask_secret_inputs(raw: Mapping[str, str | None], host: CIHost) -> None:
@@ -54,12 +47,11 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
     """
 
     def publish(job: _Job) -> int:
-        with _sigterm_as_exception():
-            settings = job.settings()
-            options = build_options(job.raw, job.workspace)
-            outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,
-                                     environ=job.env, workspace=job.workspace,
-                                     uploader=BlockUploader)  # looked up here: bench swaps it
+        settings = job.settings()
+        options = build_options(job.raw, job.workspace)
+        outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,
+                                 environ=job.env, workspace=job.workspace,
+                                 uploader=BlockUploader)  # looked up here: bench swaps it
         return _report_outcomes(outcomes, options.several, settings.setting_name,
                                 job.setting_name, host)
 
@@ -71,11 +63,10 @@ def run_rollback(raw: Mapping[str, str | None], host: CIHost, workspace: Path | 
     """Move a bad Win32 version's assignments back to the version before it."""
 
     def roll_back(job: _Job) -> int:
-        with _sigterm_as_exception():
-            settings = job.settings()
-            options = build_options(job.raw, job.workspace)
-            result = rollback(settings, options, reporter=host, tuning=job.tuning,
-                              environ=job.env, workspace=job.workspace)
+        settings = job.settings()
+        options = build_options(job.raw, job.workspace)
+        result = rollback(settings, options, reporter=host, tuning=job.tuning,
+                          environ=job.env, workspace=job.workspace)
         host.set_outputs(rollback_outputs(result))
         return EXIT_OK
 
@@ -112,8 +103,9 @@ class _Job:
 
     def run(self, body: Callable[[_Job], int]) -> int:
         try:
-            self.tuning = Tuning.from_environ(self.env, self.host.warning)
-            return body(self)
+            with cancellation():  # SIGINT, SIGTERM, SIGBREAK: cleanup runs, then exit 130
+                self.tuning = Tuning.from_environ(self.env, self.host.warning)
+                return body(self)
         except Exception as exc:
             if self.tuning.debug and not isinstance(exc, IntuneStepError):
                 raise  # a bug: the traceback only on request
@@ -156,20 +148,3 @@ def _report_failure(exc: Exception, host: CIHost, setting_name: str | None) -> i
     host.error(line)
     host.summary(failure_markdown(line, setting_name))
     return exit_code(exc)
-
-
-@contextmanager
-def _sigterm_as_exception() -> Iterator[None]:
-    """CI cancels with SIGTERM; turn it into an exception so cleanup code runs."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        raise Cancelled("the job was cancelled (SIGTERM)")
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -1,10 +1,10 @@
 """The `file` input: one path, or several paths and glob patterns.
 
 Entries are separated by newlines or commas (:func:`file_entries`); relative ones are taken
-from the workspace. An entry with ``*``, ``?`` or ``[`` is a glob pattern (``**`` spans
-folders) unless a file of exactly that name exists; a pattern that matches no file is an
-error, so a typo never passes as "nothing to publish". Matches are sorted; a file named twice
-is published once.
+from the workspace (``config.paths``, the same rule for Windows paths). An entry with ``*``,
+``?`` or ``[`` is a glob pattern (``**`` spans folders) unless a file of exactly that name
+exists; a pattern that matches no file is an error, so a typo never passes as "nothing to
+publish". Matches are sorted; a file named twice (in any spelling of it) is published once.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import glob
 import re
 from pathlib import Path
 
-from intune_step.config.paths import in_workspace
+from intune_step.config.paths import file_identity, in_workspace, is_anchored
 from intune_step.errors import SettingsError
 
 GLOB_CHARS = re.compile(r"[*?\[]")
@@ -52,13 +52,13 @@ def _is_pattern(entry: str, workspace: Path | None) -> bool:
 
 def resolve_files(value: str, workspace: Path | None = None) -> tuple[Path, ...]:
     """Every artifact the input names, in the order given (matches of a pattern sorted)."""
-    found: dict[Path, Path] = {}
+    found: dict[object, Path] = {}
     for entry in file_entries(value, workspace):
         # A plain path is kept even when missing: the reader then says so.
         matches = _glob(entry, workspace) if _is_pattern(entry, workspace) else [
             in_workspace(Path(entry), workspace)]
         for match in matches:
-            found.setdefault(match.resolve(), match)
+            found.setdefault(file_identity(match), match)
     if not found:
         raise SettingsError("missing file", fix="set `file` to the path of the built artifact")
     if len(found) > MAX_FILES:
@@ -70,7 +70,7 @@ def resolve_files(value: str, workspace: Path | None = None) -> tuple[Path, ...]
 
 
 def _glob(entry: str, workspace: Path | None) -> list[Path]:
-    relative = workspace is not None and not Path(entry).is_absolute()
+    relative = workspace is not None and not is_anchored(entry)
     if relative:
         assert workspace is not None
         names = glob.glob(entry, root_dir=workspace, recursive=True)

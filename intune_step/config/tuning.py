@@ -53,9 +53,9 @@ KNOBS = (
          "how often a waiting run looks whether the lock is free"),
     Knob("INTUNE_STEP_DEBUG", "debug", "flag", "off",
          "any non-empty value: a bug in the step shows its traceback"),
-    Knob("SSL_CERT_FILE", "ca_file", "path", "the system's (certifi)",
+    Knob("SSL_CERT_FILE", "ca_file", "path", "the OS trust store",
          "the CA bundle to trust for Entra, Graph and Blob (a proxy, the emulator)"),
-    Knob("SSL_CERT_DIR", "ca_dir", "path", "the system's (certifi)",
+    Knob("SSL_CERT_DIR", "ca_dir", "path", "the OS trust store",
          "a directory of CA certificates to trust, as OpenSSL reads it"),
 )
 # Old names that still work, with a warning: INTUNE_PARALLEL read like max-parallel.

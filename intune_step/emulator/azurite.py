@@ -112,7 +112,8 @@ def start_azurite(
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"azurite-blob exited: {log_path.read_text(errors='replace')}")
+            text = log_path.read_text(encoding="utf-8", errors="replace")
+            raise RuntimeError(f"azurite-blob exited: {text}")
         try:
             conn = http.client.HTTPSConnection(host, port, context=context, timeout=2)
             conn.request("GET", f"/{account}?comp=list")

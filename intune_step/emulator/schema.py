@@ -36,7 +36,7 @@ DOCUMENTED_EXTRAS: dict[str, dict[str, str]] = {
 
 @functools.cache
 def _data() -> dict[str, Any]:
-    text = resources.files(__package__).joinpath("graph_models.json").read_text("utf-8")
+    text = resources.files(__package__).joinpath("graph_models.json").read_text(encoding="utf-8")
     data: dict[str, Any] = json.loads(text)
     return data
 

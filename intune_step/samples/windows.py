@@ -388,7 +388,8 @@ def build_msi_with_wixl(path: Path, **fields: Any) -> Path:
     with tempfile.TemporaryDirectory() as work:
         folder = Path(work)
         (folder / "app.wxs").write_text(source, encoding="utf-8")
-        (folder / "readme.txt").write_text("Demo app built by intune-step's samples.\n")
+        readme = "Demo app built by intune-step's samples.\n"
+        (folder / "readme.txt").write_text(readme, encoding="utf-8")
         arch = "x64" if fields.get("platform") == "x64" else "x86"
         result = subprocess.run(
             [wixl, "--arch", arch, "-o", str(path.resolve()), "app.wxs"],

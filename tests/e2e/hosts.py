@@ -2,6 +2,8 @@
 what it printed and wrote in that host's own format (tests/ci_runners.py).
 
 - GitHub: `python entrypoint.py` (what action.yml runs), INPUT_* variables, $GITHUB_OUTPUT.
+- GitHub, any-OS action: any-os/action.yml's steps as the runner runs a composite action
+  (tests/composite_runner.py), its install step included.
 - GitLab CI, Azure DevOps: the container command `python -m intune_step.entry`, INTUNE_*
   variables (masked/secret variables mapped into the job's environment).
 - Appcircle: `bash appcircle/main.sh` with the step's AC_* inputs and Appcircle's Intune
@@ -10,10 +12,13 @@ what it printed and wrote in that host's own format (tests/ci_runners.py).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +26,7 @@ from pathlib import Path
 from intune_step.emulator import Emulator
 
 from ..ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
+from ..composite_runner import CompositeRun, run_composite
 from ..runner_files import parse_github_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -92,6 +98,49 @@ def run_github(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRu
         errors=[c.data for c in found if c.name == "error"],
         registered_masks=[c.data for c in found if c.name == "add-mask"],
         files={p.name: p.read_bytes() for p in (output, summary) if p.exists()},
+    )
+
+
+_RUNNER_TEMP: list[Path] = []
+
+
+def runner_temp() -> Path:
+    """One RUNNER_TEMP for the session: the action's install step builds its venv there once
+    and later runs reuse it, as a second use of the action in one job does."""
+    if not _RUNNER_TEMP:
+        path = Path(tempfile.mkdtemp(prefix="intune-step-runner-temp-"))
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        _RUNNER_TEMP.append(path)
+    return _RUNNER_TEMP[0]
+
+
+def run_any_os_steps(emu: Emulator, workspace: Path, inputs: dict[str, str],
+                     env_overrides: dict[str, str] | None = None,
+                     started: Callable[[str, subprocess.Popen[str]], None] | None = None,
+                     ) -> CompositeRun:
+    """any-os/action.yml on a runner; setup-python is stood in for by this Python."""
+    env = clean_env(emu)
+    env.pop("PYTHONPATH")  # the steps run what the install step installed, not this checkout
+    env.update(env_overrides or {})
+    base_python = getattr(sys, "_base_executable", None) or sys.executable
+    return run_composite(REPO / "any-os", inputs, env, workspace, runner_temp(),
+                         uses_outputs={"python": {"python-path": base_python}},
+                         started=started)
+
+
+def run_any_os(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun:
+    run = run_any_os_steps(emu, workspace, inputs)
+    publish = [step for step in run.steps if step.id == "publish"]
+    found = commands(run.stdout + run.stderr, github_parse)
+    files = {"github_output": publish[0].output_file,
+             "step_summary.md": publish[0].summary} if publish else {}
+    return HostRun(
+        "github-any-os", run.returncode, run.stdout, run.stderr,
+        # An output no step set reads as '' in the workflow, as if it were never declared.
+        outputs={name: value for name, value in run.outputs.items() if value},
+        errors=[c.data for c in found if c.name == "error"],
+        registered_masks=[c.data for c in found if c.name == "add-mask"],
+        files={name: blob for name, blob in files.items() if blob},
     )
 
 
@@ -174,5 +223,6 @@ def run_appcircle(emu: Emulator, workspace: Path, inputs: dict[str, str],
 
 
 RUNNERS: dict[str, Callable[[Emulator, Path, dict[str, str]], HostRun]] = {
-    "github": run_github, "gitlab": run_gitlab, "azure": run_azure, "appcircle": run_appcircle,
+    "github": run_github, "github-any-os": run_any_os, "gitlab": run_gitlab, "azure": run_azure,
+    "appcircle": run_appcircle,
 }

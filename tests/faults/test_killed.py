@@ -1,6 +1,6 @@
-"""A run killed mid-upload: cancelled (SIGTERM) it cleans up; killed (SIGKILL) the next run
-finishes the job. Either way the tenant ends with one published app or none, never a
-half-made one that a later run trips over."""
+"""A run killed mid-upload: cancelled (SIGINT, as GitHub does first, or SIGTERM) it cleans
+up; killed (SIGKILL) the next run finishes the job. Either way the tenant ends with one
+published app or none, never a half-made one that a later run trips over."""
 
 from __future__ import annotations
 
@@ -44,16 +44,21 @@ def wait_for_first_block(emu: Emulator, proc: subprocess.Popen[str]) -> None:
 
 
 @pytest.mark.e2e
-def test_cancelled_mid_upload_removes_the_new_app(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cancelled_mid_upload_removes_the_new_app(tmp_path: Path, sig: signal.Signals) -> None:
     ipa = build_ipa(tmp_path / "app.ipa", padding_bytes=600_000)
     with Emulator(SLOW_BLOBS) as emu:
         proc = start_cli(emu, ipa)
         wait_for_first_block(emu, proc)
         assert emu.apps(), "the app should exist while its content uploads"
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
+        if sig == signal.SIGINT:
+            proc.send_signal(signal.SIGTERM)  # the runner's next signal, during cleanup
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 130, out + err
-        assert "cancelled" in err and "Traceback" not in err
+        assert f"the job was cancelled ({sig.name})" in err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        assert len([line for line in err.splitlines() if "Cancelled" in line]) == 1, err
         assert "Removed the half-created app" in err
         assert emu.apps() == []
         assert not any(r.path.endswith("/commit") for r in emu.request_log)

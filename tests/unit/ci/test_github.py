@@ -3,9 +3,15 @@ FileCommandManager.cs, Handler.cs), as summarised in docs/protocol.md, "CI hosts
 
 from __future__ import annotations
 
+import _pyio
 import io
+import os
 import re
+from pathlib import Path
 
+import pytest
+
+from intune_step.ci import github
 from intune_step.ci.github import GitHubHost, escape_data, escape_property, input_env_name
 
 from ...runner_files import parse_github_output
@@ -42,6 +48,38 @@ def test_outputs_use_heredoc_with_random_delimiter(tmp_path) -> None:
     assert parse_github_output(out) == {"app-id": "a2", "note": "line1\nline2"}
     delimiters = re.findall(r"<<(\S+)", out.read_text())
     assert len(set(delimiters)) == 3
+
+
+@pytest.fixture
+def windows_text_files(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text files as Windows writes them: CPython's own pure-Python io with os.linesep CRLF
+    (the C io builds Windows' translation in at compile time)."""
+    monkeypatch.setattr(os, "linesep", "\r\n")
+    monkeypatch.setattr(github, "open", _pyio.open, raising=False)
+
+
+def test_outputs_read_back_exactly_on_a_windows_runner(tmp_path: Path,
+                                                        windows_text_files: None) -> None:
+    """No CR may reach the runner's Windows reader: it would end every value."""
+    out, summary = tmp_path / "output", tmp_path / "summary.md"
+    host = GitHubHost({"GITHUB_OUTPUT": str(out), "GITHUB_STEP_SUMMARY": str(summary)})
+    values = {"app-id": "a1", "results": '[{"file": "b\\app.ipa"}]', "note": "one\ntwo"}
+    host.set_outputs(values)
+    host.summary("# Published\n\n| a | b |")
+    assert b"\r" not in out.read_bytes() and b"\r" not in summary.read_bytes()
+    assert parse_github_output(out, windows=True) == values
+    assert parse_github_output(out, windows=False) == values
+
+
+def test_the_windows_reader_splits_crlf_as_the_runner_does(tmp_path: Path) -> None:
+    """The port of the runner's reader is itself checked: CRLF ends a line only on Windows."""
+    out = tmp_path / "output"
+    out.write_bytes(b"a<<EOF\r\nx\r\nEOF\r\nb=y\r\n")
+    assert parse_github_output(out, windows=True) == {"a": "x", "b": "y"}
+    assert parse_github_output(out, windows=False) == {"a": "x\r", "b": "y\r"}
+    out.write_bytes(b"a<<EOF\nx\nEOF \n")
+    with pytest.raises(ValueError, match="Matching delimiter not found"):
+        parse_github_output(out, windows=True)
 
 
 def test_mask_comes_first_and_lines_are_scrubbed() -> None:
