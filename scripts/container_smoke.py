@@ -3,11 +3,16 @@
 The runner starts a Docker action with `--entrypoint <runs.entrypoint> <image> <args>`, the
 workspace mounted at /github/workspace and every input as INPUT_<NAME>; this does the same
 through container-check (host network, so the emulator on 127.0.0.1 is reachable).
+
+It also checks the supply-chain promises: the image runs as a non-root user (``id -u``), and
+as GitHub-hosted runners do, the workspace and the output files belong to the runner's uid
+(1001) and were created before the step starts (actions/runner ``FileCommandManager``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +25,23 @@ from intune_step.emulator import Emulator, EmulatorConfig
 from intune_step.samples.ipa import build_ipa
 
 REPO = Path(__file__).resolve().parent.parent
+RUNNER_UID = 1001  # the `runner` user of GitHub-hosted runners
+
+
+def image_uid(container_check: str) -> int | None:
+    result = subprocess.run(["bash", container_check, "run", "-w", "/", "--", "id", "-u"],
+                            capture_output=True, text=True, timeout=600)
+    lines = result.stdout.split()
+    return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else None
+
+
+def as_the_runner_leaves_it(workspace: Path) -> None:
+    """The runner creates the file-command files empty; the workspace is the runner user's."""
+    for name in ("output.txt", "summary.md"):
+        (workspace / name).touch()
+    if os.geteuid() == 0:
+        for path in [workspace, *workspace.rglob("*")]:
+            os.chown(path, RUNNER_UID, RUNNER_UID)
 
 
 def main() -> int:
@@ -28,10 +50,16 @@ def main() -> int:
     args = parser.parse_args()
     action = yaml.safe_load((REPO / "action.yml").read_text())
     entry = [action["runs"]["entrypoint"], *action["runs"].get("args", [])]
+    uid = image_uid(args.container_check)
+    print(f"container-smoke: the image runs as uid {uid}")
+    if uid is None or uid == 0:
+        print("container-smoke: FAILED, the image must run as a non-root user")
+        return 1
     with tempfile.TemporaryDirectory() as tmp, Emulator(EmulatorConfig()) as emu:
         workspace = Path(tmp)
         build_ipa(workspace / "build" / "Demo.ipa", bundle_id="com.example.container")
         shutil.copy(emu.ca_path, workspace / "emulator-ca.pem")
+        as_the_runner_leaves_it(workspace)
         env = {
             "GITHUB_ACTIONS": "true",
             "GITHUB_WORKSPACE": "/github/workspace",

@@ -116,7 +116,7 @@ def test_bad_input_error_survives_the_hosts_escaping(emulator: Emulator, tmp_pat
 def test_appcircle_main_sh_installs_the_package_when_the_runner_lacks_it(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """The real install path: a bare Python, a venv, pip with the pinned set, then publish."""
+    """The real install path: a bare Python, a venv, the hash-checked set, then publish."""
     build_ipa(tmp_path / "app.ipa", bundle_id="com.example.installed")
     base_python = getattr(sys, "_base_executable", None) or "python3"
     run = run_appcircle(emulator, tmp_path, settings(emulator, "app.ipa"),
@@ -125,6 +125,7 @@ def test_appcircle_main_sh_installs_the_package_when_the_runner_lacks_it(
                                        "PYTHONPATH": None})
     assert run.returncode == 0, run.printed
     assert "@@[command]" in run.stdout and " -m venv " in run.stdout
-    assert "pip install" in run.stdout and "requirements.lock" in run.stdout
+    assert "pip install" in run.stdout and "--require-hashes" in run.stdout
+    assert "requirements.lock" in run.stdout
     assert run.outputs["app-id"] == emulator.apps()[0]["id"]
     assert_masking_the_hosts_way(emulator, run)
