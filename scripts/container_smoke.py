@@ -29,8 +29,12 @@ RUNNER_UID = 1001  # the `runner` user of GitHub-hosted runners
 
 
 def image_uid(container_check: str) -> int | None:
-    result = subprocess.run(["bash", container_check, "run", "-w", "/", "--", "id", "-u"],
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        ["bash", container_check, "run", "-w", "/", "--", "id", "-u"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     lines = result.stdout.split()
     return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else None
 
@@ -84,13 +88,20 @@ def main() -> int:
         sys.stdout.write(stdout)
         sys.stderr.write(stderr)
         apps = emu.apps()
-        outputs = (workspace / "output.txt").read_text() if (workspace / "output.txt").exists() \
-            else ""
-        ok = (result.returncode == 0 and len(apps) == 1
-              and apps[0].get("publishingState") == "published"
-              and "app-id<<" in outputs and apps[0]["id"] in outputs)
-        print(f"container-smoke: exit {result.returncode}, apps in emulator: {len(apps)}, "
-              f"{'OK' if ok else 'FAILED'}")
+        outputs = (
+            (workspace / "output.txt").read_text() if (workspace / "output.txt").exists() else ""
+        )
+        ok = (
+            result.returncode == 0
+            and len(apps) == 1
+            and apps[0].get("publishingState") == "published"
+            and "app-id<<" in outputs
+            and apps[0]["id"] in outputs
+        )
+        print(
+            f"container-smoke: exit {result.returncode}, apps in emulator: {len(apps)}, "
+            f"{'OK' if ok else 'FAILED'}"
+        )
         return 0 if ok else 1
 
 

@@ -42,7 +42,9 @@ def test_every_locked_requirement_is_pinned_with_hashes() -> None:
         assert pins, name
         for package, (_, hashes) in pins.items():
             assert hashes and all(re.fullmatch(r"sha256:[0-9a-f]{64}", h) for h in hashes), (
-                name, package)
+                name,
+                package,
+            )
 
 
 def test_platform_wheels_are_locked_for_every_runner() -> None:
@@ -52,7 +54,8 @@ def test_platform_wheels_are_locked_for_every_runner() -> None:
 
 def test_the_appcircle_step_has_the_same_lock() -> None:
     assert (REPO / "appcircle/requirements.lock").read_text() == (
-        REPO / "requirements.lock").read_text()
+        REPO / "requirements.lock"
+    ).read_text()
 
 
 def test_pyproject_bounds_admit_the_locked_versions_and_stop_at_the_next_major() -> None:
@@ -64,8 +67,9 @@ def test_pyproject_bounds_admit_the_locked_versions_and_stop_at_the_next_major()
         assert version in requirement.specifier, text
         uppers = [s for s in requirement.specifier if s.operator == "<"]
         assert uppers, f"{text}: no upper bound"
-        next_major = Version(f"{version.major + 1}") if version.major else Version(
-            f"0.{version.minor + 1}")
+        next_major = (
+            Version(f"{version.major + 1}") if version.major else Version(f"0.{version.minor + 1}")
+        )
         assert Version(uppers[0].version) <= next_major, text
 
 
