@@ -1,4 +1,12 @@
-"""GitHub Actions: INPUT_* variables, $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY, workflow commands."""
+"""GitHub Actions: INPUT_* variables, $GITHUB_OUTPUT, $GITHUB_STEP_SUMMARY, workflow commands.
+
+The runner reads a command from a line in two forms (actions/runner ``ActionCommand``):
+``TryParseV2``, a line that starts with ``::`` after its leading whitespace is trimmed, and the
+legacy ``TryParse``, ``##[`` *anywhere* in the line. Plain text that holds either is printed
+between ``::stop-commands::<token>`` and ``::<token>::``, inside which the runner processes no
+command of either form (``ActionCommandManager.TryProcessCommand``). ``::add-mask::`` is written
+only where a runner reads it (GITHUB_ACTIONS=true): elsewhere it would print the secret.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +26,15 @@ def escape_data(value: str) -> str:
 
 def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+LEGACY_PREFIX = "##["  # ActionCommand.Prefix: found anywhere in a line
+
+
+def reads_as_command(text: str) -> bool:
+    """True when the runner could take a line of ``text`` for a workflow command."""
+    return any(line.lstrip().startswith("::") or LEGACY_PREFIX in line
+               for line in text.splitlines())
 
 
 def input_env_name(name: str) -> str:
@@ -66,13 +83,11 @@ class GitHubHost(LineHost):
 
     def info(self, message: str) -> None:
         text = self.scrub(message)
-        if any(line.lstrip().startswith("::") for line in text.splitlines()):
-            # Data that reads as a workflow command (the runner trims leading spaces) is
-            # printed with command processing stopped around it.
+        if reads_as_command(text):
+            # Data that reads as a workflow command is printed with command processing
+            # stopped around it, in one write so no command of ours lands inside.
             token = secrets.token_hex(16)
-            self._emit(f"::stop-commands::{token}")
-            self._emit(text)
-            self._emit(f"::{token}::")
+            self._emit(f"::stop-commands::{token}\n{text}\n::{token}::")
             return
         self._emit(text)
 
@@ -83,7 +98,10 @@ class GitHubHost(LineHost):
         self._emit("::error title=intune-step::" + escape_data(self.scrub(message)))
 
     def _register_mask(self, secret: str) -> None:
-        # Registered before anything could print it; the runner consumes this line.
+        # Registered before anything could print it; the runner consumes this line. Off a
+        # runner nobody does, and the line would show the secret (scrub() still works).
+        if self._env.get("GITHUB_ACTIONS", "").strip().lower() != "true":
+            return
         for line in secret.splitlines():
             if line.strip():
                 self._emit("::add-mask::" + escape_data(line))

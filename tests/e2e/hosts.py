@@ -20,7 +20,14 @@ from pathlib import Path
 
 from intune_step.emulator import Emulator
 
-from ..ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
+from ..ci_runners import (
+    Command,
+    appcircle_env,
+    azure_parse,
+    commands,
+    github_process,
+    gitlab_dotenv,
+)
 from ..runner_files import parse_github_output
 
 REPO = Path(__file__).resolve().parents[2]
@@ -41,6 +48,7 @@ class HostRun:
     errors: list[str]  # error annotations as the host shows them (decoded)
     registered_masks: list[str]  # values handed to the host's masking command
     files: dict[str, bytes] = field(default_factory=dict)  # everything the step wrote
+    commands: list[Command] = field(default_factory=list)  # what the runner acted on
 
     @property
     def printed(self) -> str:
@@ -85,7 +93,7 @@ def run_github(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRu
                 "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)})
     env.update({"INPUT_" + name.upper(): value for name, value in inputs.items()})
     proc = _run([sys.executable, str(REPO / "entrypoint.py")], env, workspace)
-    found = commands(proc.stdout + proc.stderr, github_parse)
+    found = github_process(proc.stdout + proc.stderr)
     return HostRun(
         "github", proc.returncode, proc.stdout, proc.stderr,
         outputs=parse_github_output(output) if output.exists() else {},
@@ -113,16 +121,22 @@ def run_gitlab(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRu
     )
 
 
-def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun:
+def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str],
+              job_env: dict[str, str] | None = None,
+              argv: list[str] | None = None) -> HostRun:
+    """One step of an Azure Pipelines job: ``job_env`` holds what earlier steps handed it
+    (tests/ci_runners.azure_step_environment); ``argv`` another entry than the CI entry."""
     env = clean_env(emu)
     temp = workspace / "_agent_temp"
     temp.mkdir(exist_ok=True)
     env.update({"TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(temp),
                 "BUILD_SOURCESDIRECTORY": str(workspace)})
+    env.update(job_env or {})
     env.update({"INTUNE_" + name.replace("-", "_").upper(): v for name, v in inputs.items()})
-    proc = _run([sys.executable, "-m", "intune_step.entry"], env, workspace)
+    proc = _run(argv or [sys.executable, "-m", "intune_step.entry"], env, workspace)
     found = commands(proc.stdout + proc.stderr, azure_parse)
-    outputs = {c.properties["variable"].replace("_", "-"): c.data for c in found
+    outputs = {c.properties["variable"].removeprefix("output_").replace("_", "-"): c.data
+               for c in found
                if c.name == "task.setvariable" and c.properties.get("isoutput") == "true"}
     summaries = [Path(c.data) for c in found if c.name == "task.uploadsummary"]
     return HostRun(
@@ -131,6 +145,7 @@ def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun
                 if c.name == "task.logissue" and c.properties.get("type") == "error"],
         registered_masks=[c.data for c in found if c.name == "task.setsecret"],
         files={p.name: p.read_bytes() for p in summaries if p.exists()},
+        commands=found,
     )
 
 

@@ -71,7 +71,8 @@ def test_publish_writes_outputs_in_the_hosts_format(emulator: Emulator, tmp_path
         assert f"INTUNE_OUTPUT_APP_ID={app_id}\n" in run.files["intune.env"].decode()
         assert "section_start:" in run.stdout and "section_end:" in run.stdout
     elif host == "azure":
-        assert f"##vso[task.setvariable variable=app_id;isoutput=true]{app_id}" in run.stdout
+        assert (f"##vso[task.setvariable variable=output_app_id;isoutput=true]{app_id}"
+                in run.stdout)
         [summary] = [blob for name, blob in run.files.items() if name.endswith(".md")]
         assert b"Published to Intune" in summary
     else:

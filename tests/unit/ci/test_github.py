@@ -46,7 +46,7 @@ def test_outputs_use_heredoc_with_random_delimiter(tmp_path) -> None:
 
 def test_mask_comes_first_and_lines_are_scrubbed() -> None:
     stream = io.StringIO()
-    host = GitHubHost({}, stream=stream)
+    host = GitHubHost({"GITHUB_ACTIONS": "true"}, stream=stream)
     host.mask("topsecret")
     host.info("token topsecret leaked?")
     host.error("failed with topsecret\nsecond line")
@@ -65,3 +65,28 @@ def test_data_that_looks_like_a_command_is_defused() -> None:
     token = lines[0].removeprefix("::stop-commands::")
     assert len(token) == 32
     assert lines[1:] == ["app name", "  ::set-env name=X::y", f"::{token}::"]
+
+
+def test_off_a_runner_no_add_mask_line_shows_the_secret() -> None:
+    stream = io.StringIO()
+    host = GitHubHost({}, stream=stream)
+    host.mask("topsecret")
+    host.info("token topsecret")
+    assert "topsecret" not in stream.getvalue() and "add-mask" not in stream.getvalue()
+
+
+def test_the_legacy_form_anywhere_in_a_line_is_defused() -> None:
+    """actions/runner ActionCommand.TryParse finds ``##[`` anywhere in a line
+    (``message.IndexOf(Prefix)``, Prefix = "##["), and TryProcessCommand tries it whenever
+    TryParseV2 fails (src/Runner.Common/ActionCommand.cs, src/Runner.Worker/
+    ActionCommandManager.cs at actions/runner 258d6c85)."""
+    from ...ci_runners import github_process
+
+    stream = io.StringIO()
+    GitHubHost({}, stream=stream).info("Display name ##[warning]raised from metadata")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("::stop-commands::")
+    assert lines[1] == "Display name ##[warning]raised from metadata"
+    assert github_process(stream.getvalue()) == []
+    # Unprotected, the same line is an annotation to the runner (the test can fail):
+    assert [c.name for c in github_process(lines[1])] == ["warning"]
