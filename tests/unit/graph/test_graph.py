@@ -112,7 +112,7 @@ def test_the_token_never_follows_a_next_link_to_another_host(
 ) -> None:
     httpx_mock.add_response(method="GET", url=APPS,
                             json={"value": [{"id": "1"}], "@odata.nextLink": link})
-    with pytest.raises(ServiceError, match="not to its own host graph.microsoft.com"):
+    with pytest.raises(ServiceError, match=r"not to its own host graph\.microsoft\.com"):
         list(graph.get_all("deviceAppManagement/mobileApps"))
     graph_calls = [r for r in httpx_mock.get_requests() if "Authorization" in r.headers]
     assert [str(r.url) for r in graph_calls] == [APPS]  # nothing went to the other host
