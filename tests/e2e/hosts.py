@@ -156,8 +156,8 @@ def appcircle_env_vars(emu: Emulator, workspace: Path, inputs: dict[str, str]) -
                 "AC_OUTPUT_DIR": str(workspace / "ac_output"),
                 "AC_TEMP_DIR": str(workspace / "ac_temp"), "AC_REPOSITORY_DIR": str(workspace)})
     credential = {"client-id": "AC_CREDENTIAL_INTUNE_CLIENT_ID",
-                  "client-secret": "AC_CREDENTIAL_INTUNE_SECRET",
-                  "auth-url": "AC_CREDENTIAL_INTUNE_AUTH_URL"}
+                  "client-secret": "AC_CREDENTIAL_INTUNE_CLIENT_SECRET",
+                  "auth-url": "AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL"}
     for name, value in inputs.items():
         key = credential.get(name) or "AC_INTUNE_" + name.replace("-", "_").upper()
         env[key] = value

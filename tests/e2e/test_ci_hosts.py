@@ -79,7 +79,7 @@ def test_publish_writes_outputs_in_the_hosts_format(emulator: Emulator, tmp_path
         assert f"AC_INTUNE_OUTPUT_APP_ID={app_id}\n" in run.files["ac_env"].decode()
         assert b"Published to Intune" in run.files["intune-step-summary.md"]
         # Appcircle's own credential variables were the source of the credential.
-        assert "client-secret: from AC_CREDENTIAL_INTUNE_SECRET" in run.stdout
+        assert "client-secret: from AC_CREDENTIAL_INTUNE_CLIENT_SECRET" in run.stdout
 
 
 @pytest.mark.e2e
