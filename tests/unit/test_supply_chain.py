@@ -104,3 +104,55 @@ def test_the_appcircle_step_never_installs_without_hashes() -> None:
     for line in installs:
         assert "--require-hashes" in line or "--no-deps" in line, line
     assert "--constraint" not in script
+
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+
+
+def test_every_action_in_the_workflows_is_pinned_by_commit_sha() -> None:
+    for path in WORKFLOWS:
+        for uses in re.findall(r"uses:\s*(\S+)", path.read_text()):
+            if uses.startswith("./"):
+                continue
+            assert re.fullmatch(r"[\w.-]+/[\w./-]+@[0-9a-f]{40}", uses), (path.name, uses)
+
+
+def test_no_workflow_puts_a_token_in_a_url() -> None:
+    for path in WORKFLOWS:
+        assert not re.search(r"https://[^\s\"']*(?:token|\$\{\{)[^\s\"']*@", path.read_text(),
+                             re.I), path.name
+
+
+def release() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / ".github/workflows/release.yml").read_text())
+
+
+def test_the_release_publishes_with_trusted_publishing_and_attests_and_signs_the_image() -> None:
+    jobs = release()["jobs"]
+    pypi = jobs["pypi"]
+    assert pypi["permissions"] == {"id-token": "write"}
+    [publish] = [s for s in pypi["steps"] if "gh-action-pypi-publish" in s.get("uses", "")]
+    assert "password" not in publish.get("with", {})  # trusted publishing: no token
+    image = jobs["image"]["steps"]
+    [push] = [s for s in image if "build-push-action" in s.get("uses", "")]
+    assert push["with"]["sbom"] is True and push["with"]["provenance"].startswith("mode=")
+    assert any("attest-build-provenance" in s.get("uses", "") for s in image)
+    assert any("cosign sign" in s.get("run", "") for s in image)
+
+
+def test_the_release_tag_runs_the_pushed_image_by_digest() -> None:
+    import runpy
+
+    import yaml
+
+    pinned = runpy.run_path(str(REPO / "scripts/pin-action-image"))["pinned"]
+    text = (REPO / "action.yml").read_text()
+    digest = "sha256:" + "0" * 64
+    new = pinned(text, "ghcr.io/owner/intune-step", digest)
+    assert yaml.safe_load(new)["runs"]["image"] == f"docker://ghcr.io/owner/intune-step@{digest}"
+    changed = [(a, b) for a, b in zip(text.splitlines(), new.splitlines(), strict=True) if a != b]
+    assert len(changed) == 1
+    run = "\n".join(s.get("run", "") for s in release()["jobs"]["tags"]["steps"])
+    assert "scripts/pin-action-image" in run and 'git push --force origin "refs/tags/$TAG"' in run
