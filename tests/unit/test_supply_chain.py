@@ -119,8 +119,9 @@ def test_every_action_in_the_workflows_is_pinned_by_commit_sha() -> None:
 
 def test_no_workflow_puts_a_token_in_a_url() -> None:
     for path in WORKFLOWS:
-        assert not re.search(r"https://[^\s\"']*(?:token|\$\{\{)[^\s\"']*@", path.read_text(),
-                             re.I), path.name
+        assert not re.search(
+            r"https://[^\s\"']*(?:token|\$\{\{)[^\s\"']*@", path.read_text(), re.I
+        ), path.name
 
 
 def release() -> dict:
