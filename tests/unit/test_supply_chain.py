@@ -157,3 +157,19 @@ def test_the_release_tag_runs_the_pushed_image_by_digest() -> None:
     assert len(changed) == 1
     run = "\n".join(s.get("run", "") for s in release()["jobs"]["tags"]["steps"])
     assert "scripts/pin-action-image" in run and 'git push --force origin "refs/tags/$TAG"' in run
+
+
+def test_the_examples_use_version_tags_that_a_release_creates() -> None:
+    """The release tags vX.Y.Z, vX.Y and vX, and pushes the image as X.Y.Z, X.Y and X."""
+    from intune_step import __version__
+
+    major, minor, _ = __version__.split(".")
+    tags = {__version__, f"{major}.{minor}", major}
+    for path in sorted((REPO / "docs" / "examples").iterdir()):
+        text = path.read_text()
+        for ref in re.findall(r"OWNER/intune-step@(\S+)", text):
+            assert ref.removeprefix("v") in tags and ref.startswith("v"), (path.name, ref)
+        for tag in re.findall(r"ghcr\.io/OWNER/intune-step:(\S+)", text):
+            assert tag in tags, (path.name, tag)
+        for pin in re.findall(r"intune-step==(\S+?)\"", text):
+            assert pin == __version__, (path.name, pin)
