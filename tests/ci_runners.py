@@ -192,10 +192,11 @@ SHELL_SPECIAL = "*#$@!?-0123456789"
 
 
 def gitlab_expand(value: str, variables: dict[str, str]) -> str:
-    """How GitLab Runner expands a CI/CD variable's value before a later job sees it: Go's
-    ``os.Expand`` (``$NAME``, ``${NAME}``; an unknown name is empty) with the runner's mapping
-    that keeps ``$$`` as one ``$`` (GitLab's documented escape) and ``$1``, ``$*`` ... as
-    written."""
+    """How GitLab Runner expands a CI/CD variable's value before a job sees it (every variable
+    not marked raw, dotenv ones included): gitlab-runner common/spec/variables.go
+    ``Variables.Expand`` -> ``ExpandValue`` = Go's ``os.Expand(value, b.Get)``, whose mapping
+    ``value()`` returns ``$`` for the name ``$`` (so ``$$`` is one ``$``) and "" for ``* # @ !
+    ? 0-9``; ``$NAME`` and ``${NAME}`` become the variable's value, "" when unknown."""
     out: list[str] = []
     i = 0
     while i < len(value):
@@ -224,7 +225,7 @@ def gitlab_expand(value: str, variables: dict[str, str]) -> str:
         if name == "$":
             out.append("$")
         elif name in SHELL_SPECIAL:
-            out.append("$" + name)
+            out.append("")
         else:
             out.append(variables.get(name, ""))
         i += 1 + width
