@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,15 +29,50 @@ REPO = Path(__file__).resolve().parent.parent
 RUNNER_UID = 1001  # the `runner` user of GitHub-hosted runners
 
 
-def image_uid(container_check: str) -> int | None:
+def in_image(container_check: str, *command: str) -> str | None:
+    """stdout of a command run in the built image, or None when it failed."""
     result = subprocess.run(
-        ["bash", container_check, "run", "-w", "/", "--", "id", "-u"],
+        ["bash", container_check, "run", "-w", "/", "--", *command],
         capture_output=True,
         text=True,
         timeout=600,
     )
-    lines = result.stdout.split()
-    return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def image_uid(container_check: str) -> int | None:
+    lines = (in_image(container_check, "id", "-u") or "").split()
+    return int(lines[-1]) if lines and lines[-1].isdigit() else None
+
+
+def locked_pins(path: Path) -> dict[str, str]:
+    """name -> version of every pin in a hash-locked requirements file."""
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", line)
+        if match:
+            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
+    return pins
+
+
+def unlocked_in_image(container_check: str) -> list[str] | None:
+    """Locked packages the image lacks or holds at another version (None: could not ask)."""
+    listed = in_image(container_check, "python", "-m", "pip", "list", "--format=freeze")
+    if listed is None:
+        return None
+    installed = {}
+    for line in listed.splitlines():
+        name, _, version = line.partition("==")
+        installed[name.lower().replace("_", "-")] = version
+    wanted = {
+        **locked_pins(REPO / "requirements.lock"),
+        **locked_pins(REPO / "requirements-build.lock"),
+    }
+    return [
+        f"{name}=={version}"
+        for name, version in sorted(wanted.items())
+        if installed.get(name) != version
+    ]
 
 
 def as_the_runner_leaves_it(workspace: Path) -> None:
@@ -59,6 +95,11 @@ def main() -> int:
     if uid is None or uid == 0:
         print("container-smoke: FAILED, the image must run as a non-root user")
         return 1
+    differ = unlocked_in_image(args.container_check)
+    if differ is None or differ:
+        print(f"container-smoke: FAILED, the image does not hold the locked set: {differ}")
+        return 1
+    print("container-smoke: the image holds exactly the hash-locked versions")
     with tempfile.TemporaryDirectory() as tmp, Emulator(EmulatorConfig()) as emu:
         workspace = Path(tmp)
         build_ipa(workspace / "build" / "Demo.ipa", bundle_id="com.example.container")
