@@ -17,6 +17,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from intune_step.ci.base import LineHost
+from intune_step.errors import SettingsError
+
+
+def _uid() -> str:
+    return str(os.getuid()) if hasattr(os, "getuid") else "?"
 
 
 def escape_data(value: str) -> str:
@@ -28,6 +33,11 @@ def escape_property(value: str) -> str:
     return escape_data(value).replace(":", "%3A").replace(",", "%2C")
 
 
+# The image runs as uid 1001, the user of GitHub-hosted runners (docs/supply-chain.md).
+NOT_THE_RUNNER_USER = (
+    "the action's image runs as uid 1001, the user of GitHub-hosted runners; on a self-hosted "
+    "runner with another user, install intune-step with pip and run `intune-step publish` in a "
+    "step instead of the container action (docs/supply-chain.md)")
 LEGACY_PREFIX = "##["  # ActionCommand.Prefix: found anywhere in a line
 
 
@@ -69,17 +79,30 @@ class GitHubHost(LineHost):
             for key, value in outputs.items():  # an old runner: show them at least
                 self.info(f"{key}={value}")
             return
-        with open(path, "a", encoding="utf-8") as handle:
-            for key, value in outputs.items():
-                delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
-                handle.write(f"{key}<<{delimiter}{os.linesep}{value}{os.linesep}"
-                             f"{delimiter}{os.linesep}")
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                for key, value in outputs.items():
+                    delimiter = f"ghadelimiter_{secrets.token_hex(16)}"
+                    handle.write(f"{key}<<{delimiter}{os.linesep}{value}{os.linesep}"
+                                 f"{delimiter}{os.linesep}")
+        except OSError as exc:
+            denied = isinstance(exc, PermissionError)
+            raise SettingsError(
+                f"cannot write the step's outputs to {path}: "
+                f"{(exc.strerror or type(exc).__name__).lower()} (this process runs as uid "
+                f"{_uid()})",
+                fix=NOT_THE_RUNNER_USER if denied else "check GITHUB_OUTPUT") from None
 
     def summary(self, markdown: str) -> None:
         path = self._env.get("GITHUB_STEP_SUMMARY")
         if path:
-            with open(path, "a", encoding="utf-8") as handle:
-                handle.write(self.scrub(markdown) + "\n")
+            try:
+                with open(path, "a", encoding="utf-8") as handle:
+                    handle.write(self.scrub(markdown) + "\n")
+            except OSError as exc:
+                self.warning(f"cannot write the job summary to {path}: "
+                             f"{(exc.strerror or type(exc).__name__).lower()}; "
+                             + NOT_THE_RUNNER_USER)
 
     def info(self, message: str) -> None:
         text = self.scrub(message)

@@ -90,3 +90,31 @@ def test_the_legacy_form_anywhere_in_a_line_is_defused() -> None:
     assert github_process(stream.getvalue()) == []
     # Unprotected, the same line is an annotation to the runner (the test can fail):
     assert [c.name for c in github_process(lines[1])] == ["warning"]
+
+
+def test_an_output_file_the_image_user_cannot_write_is_one_clear_error(tmp_path,
+                                                                      monkeypatch) -> None:
+    """A self-hosted runner whose user is not the image's uid 1001: the runner's 0644 files
+    refuse the write (simulated: the tests may run as root, who may write anything)."""
+    import builtins
+
+    import pytest
+
+    from intune_step.errors import SettingsError
+
+    real_open = builtins.open
+
+    def refusing_open(file, mode="r", *args, **kwargs):
+        if "a" in mode:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    stream = io.StringIO()
+    host = GitHubHost({"GITHUB_OUTPUT": str(tmp_path / "output"),
+                       "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}, stream=stream)
+    with pytest.raises(SettingsError) as caught:
+        host.set_outputs({"app-id": "a1"})
+    assert "permission denied" in str(caught.value) and "uid 1001" in caught.value.one_line()
+    host.summary("# done")
+    assert "cannot write the job summary" in stream.getvalue()
