@@ -1,4 +1,9 @@
-"""Read $GITHUB_OUTPUT the way the runner's FileCommandManager does (key=value or heredoc)."""
+"""Read $GITHUB_OUTPUT the way the runner's FileCommandManager does (key=value or heredoc).
+
+On Linux its ``ReadLine`` splits on LF alone and a heredoc value is the raw text between the
+lines (actions/runner src/Runner.Worker/FileCommandManager.cs), so a CR inside a value stays:
+the file is read as bytes, with no newline translation.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from pathlib import Path
 
 def parse_github_output(path: Path) -> dict[str, str]:
     values: dict[str, str] = {}
-    lines = path.read_text(encoding="utf-8").split("\n")
+    lines = path.read_bytes().decode("utf-8").split("\n")
     i = 0
     while i < len(lines):
         line = lines[i]

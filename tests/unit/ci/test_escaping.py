@@ -114,6 +114,18 @@ def test_github_annotations_and_groups_carry_hostile_text_as_data(value: str) ->
                      ("endgroup", "")]
 
 
+@pytest.mark.parametrize("value", HOSTILE)
+def test_github_output_file_keeps_the_value(value: str, tmp_path: Path) -> None:
+    """$GITHUB_OUTPUT read back as the runner's FileCommandManager reads it (heredoc form)."""
+    from ...runner_files import parse_github_output
+
+    out = tmp_path / "output"
+    stream = io.StringIO()
+    github.GitHubHost({"GITHUB_OUTPUT": str(out)}, stream=stream).set_outputs({"plan": value})
+    assert parse_github_output(out) == {"plan": value}
+    assert github_process(stream.getvalue()) == []
+
+
 def test_github_property_table() -> None:
     assert github.escape_property("%\r\n:,") == "%25%0D%0A%3A%2C"
 
