@@ -2,8 +2,8 @@
 # Appcircle workflow step "Publish to Microsoft Intune (intune-step)".
 #
 # Appcircle runs steps on the runner itself, not in a container: find a Python >= 3.11, install
-# intune-step into a private venv with the pinned dependency set (unless that Python already
-# has it), then run the CI entry, which reads this step's AC_INTUNE_* inputs and appends the
+# intune-step into a private venv with the hash-locked dependency set (unless that Python
+# already has it), then run the CI entry, which reads this step's AC_INTUNE_* inputs and appends the
 # outputs to $AC_ENV_FILE_PATH. Written for bash 3.2 (macOS runners) as well as Linux.
 set -euo pipefail
 
@@ -44,16 +44,17 @@ if ! python=$(find_python); then
 fi
 
 # A Python that already has intune-step (a prepared self-hosted runner) is used as it is.
+# Otherwise: the dependencies exactly as hash-locked in requirements.lock (never unpinned), then
+# the package itself at this step's release, without dependencies of its own choosing.
 if [ -n "${AC_INTUNE_STEP_PACKAGE:-}" ] || ! "$python" -c 'import intune_step' >/dev/null 2>&1; then
+  [ -f "$STEP_DIR/requirements.lock" ] \
+    || fail "requirements.lock is missing beside main.sh: the step installs only hash-checked dependencies"
   venv="${AC_TEMP_DIR:-${TMPDIR:-/tmp}}/intune-step-venv"
   run_command "$python" -m venv "$venv"
-  if [ -f "$STEP_DIR/requirements.lock" ]; then
-    run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-      --constraint "$STEP_DIR/requirements.lock" "$PACKAGE"
-  else  # main.sh pasted into a Custom Script step without the lock file beside it
-    echo "requirements.lock not found beside main.sh: installing without the pinned set"
-    run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$PACKAGE"
-  fi
+  run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --require-hashes --only-binary=:all: -r "$STEP_DIR/requirements.lock"
+  run_command "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    --no-deps "$PACKAGE"
   python="$venv/bin/python"
 fi
 

@@ -116,7 +116,9 @@ class Server:
 
 
 def _child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTUNE_", "GITHUB_"))}
+    # No CI's markers: `intune-step publish` would take that CI's output format.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("INTUNE_", "GITHUB_", "GITLAB_", "TF_BUILD", "AC_APPCIRCLE"))}
     env.pop("SSL_CERT_DIR", None)
     env["PYTHONPATH"] = str(REPO)
     env.update(extra or {})

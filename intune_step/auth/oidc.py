@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,11 @@ from intune_step.transport.retry import RetryPolicy
 GITHUB_FIX = ("add `permissions: {id-token: write, contents: read}` to the job (or the "
               "workflow) in the workflow file; pull requests from forks never get a token")
 AZURE_FIX = "add `env: {SYSTEM_ACCESSTOKEN: $(System.AccessToken)}` to the step in the pipeline"
+# Azure DevOps issues a connection's token only to a stage/job that references the connection
+# in a task (dotnet/docker-tools#2012, #2013; docs/ci-hosts.md has the recipe).
+AZURE_REFERENCE_FIX = ("reference the service connection from a task in this job, e.g. an "
+                       "`AzureCLI@2` step with `azureSubscription: <connection name>` before this "
+                       "step (docs/ci-hosts.md), and authorise the pipeline to use it")
 ADO_API_VERSION = "7.1"
 FETCH_RETRY = RetryPolicy(attempts=3, base_delay=1.0, max_delay=8.0)
 
@@ -150,17 +155,27 @@ class AzureDevOpsOidc(FederatedToken):
             self._http.post(url,
                             headers={"Authorization": f"Bearer {self._access_token}",
                                      "Content-Type": "application/json",
-                                     "Accept": "application/json"})))
+                                     "Accept": "application/json"})),
+            explain=azure_devops_message)
+        said = azure_devops_message(response)
+        says = f": {said}" if said else ""
         if response.status_code in (401, 403):
             raise AuthError(
-                f"Azure DevOps refused the OIDC token request ({response.status_code})",
+                f"Azure DevOps refused the OIDC token request ({response.status_code}){says}",
                 fix=AZURE_FIX + ", and allow the pipeline to use the service connection")
         if response.status_code in (400, 404):
             raise SettingsError(
-                f"Azure DevOps knows no federated service connection {self._connection} "
-                f"({response.status_code})",
+                f"Azure DevOps refused a token for service connection {self._connection} "
+                f"({response.status_code}){says}",
                 fix="set service-connection-id to the ID of a workload identity federation "
                     "service connection (Project settings > Service connections)")
+        if response.status_code == 200 and not _has_field(response, "oidcToken") and said:
+            # 200 without a token: Azure DevOps explains itself in `value`, e.g. "There is no
+            # explicit reference to service connection ... from current stage ...".
+            raise AuthError(f"Azure DevOps issued no OIDC token: {said}", fix=AZURE_REFERENCE_FIX)
+        if response.status_code != 200 and said:
+            raise ServiceError(f"the Azure DevOps OIDC endpoint answered "
+                               f"{response.status_code}: {said}", fix=AZURE_REFERENCE_FIX)
         return _json_field(response, "oidcToken", "the Azure DevOps OIDC endpoint")
 
 
@@ -203,13 +218,17 @@ class FileToken(FederatedToken):
                                 f"{type(exc).__name__}", fix="check the file") from None
 
 
-def _send(retry: RetryPolicy, what: str, request: Send) -> httpx.Response:
-    """Transient failures (connection, 429, 5xx) are tried again a few times, silently."""
+def _send(retry: RetryPolicy, what: str, request: Send,
+          explain: Callable[[httpx.Response], str] | None = None) -> httpx.Response:
+    """Transient failures (connection, 429, 5xx) are tried again a few times, silently; the
+    last answer's own words (``explain``) end the error when it still fails."""
     outcome = send_with_retries(request, retry, what, statuses=THROTTLED_OR_5XX,
                                 errors=(httpx.HTTPError,), unreachable=partial(_unreachable, what))
     if outcome.exhausted:
+        said = explain(outcome.response) if explain is not None else ""
         raise ServiceError(f"{what} answered {outcome.response.status_code} "
-                           f"({safe_url(outcome.response.request.url)})",
+                           f"({safe_url(outcome.response.request.url)})"
+                           + (f": {said}" if said else ""),
                            fix="re-run the job; the CI's token service may be down")
     return outcome.response
 
@@ -220,6 +239,33 @@ def _unreachable(what: str, error: Exception, attempts: int) -> ServiceError:
         return ServiceError(f"cannot reach {what}: {type(error).__name__}",
                             fix="check network access from the runner")
     return ServiceError(f"cannot reach {what}: {problem.sentence()}", fix=problem.fix)
+
+
+def azure_devops_message(response: httpx.Response, limit: int = 300) -> str:
+    """What Azure DevOps said: its error ``message``, the ``value`` text of a token answer
+    without a token, or the start of a plain-text body; "" when it said nothing readable."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    text = ""
+    if isinstance(body, dict):
+        for key in ("message", "value"):
+            if isinstance(body.get(key), str) and body[key].strip():
+                text = body[key]
+                break
+    elif not response.headers.get("content-type", "").startswith("application/json"):
+        text = response.text
+    text = " ".join(text.split())
+    return text[:limit] + ("…" if len(text) > limit else "")
+
+
+def _has_field(response: httpx.Response, name: str) -> bool:
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and isinstance(body.get(name), str) and bool(body[name])
 
 
 def _json_field(response: httpx.Response, name: str, what: str) -> str:

@@ -19,15 +19,21 @@ def _true(value: str) -> bool:
     return value.strip().lower() == "true"
 
 
+def _set(value: str) -> bool:
+    """Present and not switched off: ci-info (vendors.json) takes AC_APPCIRCLE being set."""
+    return bool(value.strip()) and value.strip().lower() != "false"
+
+
 # (host, variable, test): GitHub injects GITHUB_ACTIONS=true into action containers, GitLab
-# sets GITLAB_CI=true, Azure Pipelines TF_BUILD=True (and the collection URI), Appcircle
-# AC_APPCIRCLE=true.
+# sets GITLAB_CI=true (tools that imitate GitLab, like gitlab-ci-local, set it to false on
+# purpose: they need --ci), Azure Pipelines TF_BUILD=True (and the collection URI), Appcircle
+# AC_APPCIRCLE.
 MARKERS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
     ("github", "GITHUB_ACTIONS", _true),
     ("gitlab", "GITLAB_CI", _true),
     ("azure", "TF_BUILD", _true),
     ("azure", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI", lambda value: bool(value.strip())),
-    ("appcircle", "AC_APPCIRCLE", _true),
+    ("appcircle", "AC_APPCIRCLE", _set),
 )
 ALIASES = {
     "github": "github", "github-actions": "github",

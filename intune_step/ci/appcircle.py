@@ -18,14 +18,23 @@ from intune_step.ci.env_inputs import intune_env_name, read_env_inputs
 INPUT_PREFIX = "AC_INTUNE_"
 OUTPUT_PREFIX = "AC_INTUNE_OUTPUT_"  # AC_INTUNE_APP_ID is an input: keep outputs apart
 SUMMARY_FILE = "intune-step-summary.md"
-# Appcircle's own names: its "Microsoft Intune" credential (both spellings seen: the docs'
-# and those its Intune publish step reads) and its Intune step's publisher input.
+# Appcircle's own names: the variables its "Send to Microsoft Intune" publish step reads from
+# the Microsoft Intune credential of a Publish profile, and that step's publisher input.
 ALIASES: dict[str, tuple[str, ...]] = {
     "client-id": ("AC_CREDENTIAL_INTUNE_CLIENT_ID",),
-    "client-secret": ("AC_CREDENTIAL_INTUNE_SECRET", "AC_CREDENTIAL_INTUNE_CLIENT_SECRET"),
-    "auth-url": ("AC_CREDENTIAL_INTUNE_AUTH_URL", "AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL"),
+    "client-secret": ("AC_CREDENTIAL_INTUNE_CLIENT_SECRET",),
+    "auth-url": ("AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL",),
     "publisher": ("AC_INTUNE_PUBLISHER_NAME",),
 }
+# Any of these names a credential; with none, say where Appcircle's credential is available.
+CREDENTIAL_INPUTS = ("client-secret", "certificate", "certificate-file", "federated-token-env",
+                     "federated-token-file", "service-connection-id")
+NO_CREDENTIAL = (
+    "no Intune credential was found. Appcircle provides its Microsoft Intune credential "
+    "(AC_CREDENTIAL_INTUNE_CLIENT_ID, _CLIENT_SECRET, _CLIENT_AUTH_URL) in a Publish profile's "
+    "flow once the credential is selected in its Publishing Settings; in a build workflow, add "
+    "INTUNE_CLIENT_ID, INTUNE_AUTH_URL and a secret INTUNE_CLIENT_SECRET to an Environment "
+    "Variable group of the workflow")
 REFERENCE = re.compile(r"^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$")
 YELLOW, BLUE, RESET = "\x1b[33m", "\x1b[34m", "\x1b[0m"
 
@@ -62,6 +71,9 @@ class AppcircleHost(LineHost):
     def read_inputs(self, names: list[str]) -> dict[str, str | None]:
         values, self.input_sources = read_env_inputs(self._env, names, candidates,
                                                      resolve=self._resolve)
+        # Appcircle's UI does not show a step's helpText: the hint is said here, in the log.
+        if not any(values.get(name) for name in CREDENTIAL_INPUTS):
+            self.warning(NO_CREDENTIAL)
         return values
 
     def set_outputs(self, outputs: dict[str, str]) -> None:

@@ -5,6 +5,12 @@ and ends them at the first ``]``, then unescapes properties and data alike
 (agent ``Command.TryParse`` / ``CommandStringConvertor.Unescape``): ``%3B`` -> ``;``,
 ``%0D`` -> CR, ``%0A`` -> LF, ``%5D`` -> ``]``, then ``%AZP25`` -> ``%`` (knob DECODE_PERCENTS,
 on by default). We escape exactly that set, ``%`` first.
+
+Output variables are named ``output_<name>``: the agent hands a step named ``intune`` its
+outputs as ``$(intune.output_app_id)``, which later steps see in their environment as
+``INTUNE_OUTPUT_APP_ID``; a bare ``app_id`` would arrive as ``INTUNE_APP_ID``, the ``app-id``
+input of the next intune-step step in the job. Masking commands are written only when an agent
+reads them (TF_BUILD): elsewhere a ``task.setsecret`` line would print the secret itself.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,6 +26,7 @@ from intune_step.ci.base import LineHost, progress_text
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
 
 VSO_PREFIX = re.compile("##vso", re.IGNORECASE)
+OUTPUT_PREFIX = "output_"  # not a bare name: the step name turns it into an INTUNE_* input
 
 
 def escape_data(value: str) -> str:
@@ -40,8 +47,13 @@ def logging_command(command: str, data: str = "", **properties: str) -> str:
 
 
 def output_variable(output_name: str) -> str:
-    """`app-id` -> `app_id`: variable names take letters, digits, '.' and '_'."""
-    return re.sub(r"[^A-Za-z0-9_.]", "_", output_name)
+    """`app-id` -> `output_app_id`: variable names take letters, digits, '.' and '_'."""
+    return OUTPUT_PREFIX + re.sub(r"[^A-Za-z0-9_.]", "_", output_name)
+
+
+def on_agent(environ: Mapping[str, str]) -> bool:
+    """True inside an Azure Pipelines job, where the agent reads our logging commands."""
+    return environ.get("TF_BUILD", "").strip().lower() == "true"
 
 
 def defuse(text: str) -> str:
@@ -94,6 +106,9 @@ class AzureDevOpsHost(LineHost):
 
     def _register_mask(self, secret: str) -> None:
         # "Previous occurrences will not be masked": this runs before anything prints it.
+        # Off an agent nobody consumes the line: it would show the secret (scrub() still works).
+        if not on_agent(self._env):
+            return
         for line in secret.splitlines():
             if line.strip():
                 self._emit(logging_command("task.setsecret", line))

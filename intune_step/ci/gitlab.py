@@ -1,5 +1,10 @@
 """GitLab CI: INTUNE_* variables in, a dotenv report out, collapsible sections, ANSI colour.
 
+Dotenv values reach later jobs as CI/CD variables, and the runner expands ``$NAME`` inside a
+variable's value; ``$$`` is its escape for a literal ``$``. Every ``$`` is written doubled, so
+a later job's ``$INTUNE_OUTPUT_PLAN`` holds exactly the value (a job that reads the file
+itself turns ``$$`` back into ``$``). Values are one line, as GitLab requires (docs/ci-hosts.md).
+
 GitLab has no run-time masking command (only project/group variables marked "masked"), so this
 host never prints a secret: every line is scrubbed, and secrets never reach the dotenv file,
 which is a downloadable artifact.
@@ -46,6 +51,11 @@ def section_end(name: str, *, now: int | None = None) -> str:
     return f"{CLEAR}section_end:{stamp}:{name}\r{CLEAR}"
 
 
+def dotenv_value(value: str) -> str:
+    """A single-line value as written to the report: ``$`` doubled against expansion."""
+    return value.replace("$", "$$")
+
+
 def defuse(text: str) -> str:
     """Data must not move the cursor or open a section: drop CR, show ESC as text."""
     return text.replace("\r", "").replace("\x1b", "^[")
@@ -75,13 +85,14 @@ class GitLabHost(LineHost):
 
     def set_outputs(self, outputs: dict[str, str]) -> None:
         pairs = env_pairs(outputs, OUTPUT_PREFIX, self.scrub, self.warning)
+        written = {key: dotenv_value(value) for key, value in pairs.items()}
         path = self.dotenv_path()
         size = path.stat().st_size if path.exists() else 0
-        size += sum(len(f"{k}={v}\n".encode()) for k, v in pairs.items())
-        if size > DOTENV_LIMIT:
+        size += sum(len(f"{k}={v}\n".encode()) for k, v in written.items())
+        if size >= DOTENV_LIMIT:
             self.warning(f"{path.name} is over GitLab's 5 KB dotenv limit; later jobs may not "
                          "get these variables")
-        append_env_file(path, pairs)
+        append_env_file(path, written)
         with self.group(f"Outputs (dotenv report {path.name})", collapsed=True):
             for key, value in pairs.items():
                 self.info(f"{key}={value}")

@@ -1,11 +1,15 @@
 """A person at a terminal: readable lines, a progress bar on a TTY, outputs on stdout.
 
-Also the fallback for a CI we do not know: no TTY means plain lines, no colour, no bar.
+Also the fallback for a CI we do not know: no TTY means plain lines, no colour, no bar. Run
+with ``--ci local`` inside a CI, what it prints must still not read as that CI's commands:
+``##vso[`` (Azure DevOps, anywhere in a line) and ``##[`` (GitHub's legacy form, anywhere in a
+line) are shown as ``**vso[`` and ``**[``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -15,6 +19,12 @@ import click
 
 from intune_step.ci.base import CIHost, progress_text
 from intune_step.ci.env_inputs import intune_candidates, read_env_inputs
+
+COMMAND_MARKERS = re.compile(r"##(vso)?\[", re.IGNORECASE)
+
+
+def neutralise(text: str) -> str:
+    return COMMAND_MARKERS.sub(lambda match: "**" + match.group(0)[2:], text)
 
 
 class LocalHost(CIHost):
@@ -40,13 +50,13 @@ class LocalHost(CIHost):
 
     def set_outputs(self, outputs: dict[str, str]) -> None:
         for key, value in outputs.items():
-            click.echo(f"{key}={self.scrub(value)}", file=self._out)
+            click.echo(neutralise(f"{key}={self.scrub(value)}"), file=self._out)
 
     def _line(self, text: str, *, fg: str | None = None, bold: bool | None = None) -> None:
         if self._bar_open:
             click.echo("", file=self._err)
             self._bar_open = False
-        text = self.scrub(text)
+        text = neutralise(self.scrub(text))
         styled = fg is not None or bold is not None
         click.echo(click.style(text, fg=fg, bold=bold) if self._colour and styled else text,
                    file=self._err, color=self._colour)

@@ -4,6 +4,7 @@ so the CLI, the env vars and the Action can never disagree on a name."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -13,7 +14,8 @@ from typing import Any
 import click
 
 from intune_step.artifacts import read_artifact
-from intune_step.ci.local import LocalHost
+from intune_step.ci import detect_host
+from intune_step.ci.base import CIHost
 from intune_step.commands.console import safe_console
 from intune_step.commands.failures import failure_line
 from intune_step.config.action import action_definition
@@ -76,6 +78,24 @@ def _fail(exc: IntuneStepError) -> None:
     sys.exit(exc.exit_code)
 
 
+CI_HELP = ("github, gitlab, azure-devops, appcircle, local or auto (default: detect from the "
+           "environment; env INTUNE_STEP_CI).")
+
+
+def ci_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--ci", "host_name", default=None, metavar="NAME", help=CI_HELP)(func)
+
+
+def host_for(name: str | None) -> CIHost:
+    """The CI this runs in, found from its environment whichever command started the step:
+    inside GitLab a dotenv report, inside Azure DevOps output variables and setsecret."""
+    try:
+        return detect_host(os.environ, name)
+    except IntuneStepError as exc:
+        _fail(exc)
+        raise  # not reached: _fail exits
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="intune-step")
 def main() -> None:
@@ -87,15 +107,17 @@ def main() -> None:
 @click.argument("files", metavar="FILE...", nargs=-1, required=True,
                 type=click.Path(path_type=Path))
 @_input_options
-def publish(files: tuple[Path, ...], **options: Any) -> None:
-    """Publish FILE (.ipa, .apk, ...) to Intune and print its outputs as key=value.
+@ci_option
+def publish(files: tuple[Path, ...], host_name: str | None, **options: Any) -> None:
+    """Publish FILE (.ipa, .apk, ...) to Intune and hand its outputs to the CI it runs in
+    (at a terminal: print them as key=value).
 
     Several files (or a quoted glob pattern) publish several artifacts; the outputs are then
     JSON lists, as with the file input's one-per-line form."""
     raw = {"file": "\n".join(str(file) for file in files), **raw_inputs(options)}
     from intune_step.commands.run import mask_secret_inputs, run_publish
 
-    host = LocalHost()
+    host = host_for(host_name)
     mask_secret_inputs(raw, host)
     sys.exit(run_publish(raw, host))
 
@@ -103,13 +125,14 @@ def publish(files: tuple[Path, ...], **options: Any) -> None:
 @main.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @_input_options
-def rollback(file: Path, **options: Any) -> None:
+@ci_option
+def rollback(file: Path, host_name: str | None, **options: Any) -> None:
     """Move the assignments of FILE's version (a Win32 app published with versioning: new-app)
     back to the version before it. iOS and Android apps cannot go back: it says so."""
     raw = {"file": str(file), **raw_inputs(options)}
     from intune_step.commands.run import mask_secret_inputs, run_rollback
 
-    host = LocalHost()
+    host = host_for(host_name)
     mask_secret_inputs(raw, host)
     sys.exit(run_rollback(raw, host))
 
@@ -129,14 +152,15 @@ def _check_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 @main.command()
 @_check_options
-def check(**options: Any) -> None:
+@ci_option
+def check(host_name: str | None, **options: Any) -> None:
     """Sign in and check the tenant and the Intune permission, publishing nothing.
 
     For setting up a pipeline: run it with the same settings the pipeline will use."""
     raw = raw_inputs(options)
     from intune_step.commands.run import mask_secret_inputs, run_check
 
-    host = LocalHost()
+    host = host_for(host_name)
     mask_secret_inputs(raw, host)
     sys.exit(run_check(raw, host))
 
@@ -182,9 +206,7 @@ def _text(value: Any) -> str:
 
 
 @main.command("ci")
-@click.option("--ci", "host_name", default=None, metavar="NAME",
-              help="github, gitlab, azure-devops, appcircle, local or auto (default: detect; "
-              "env INTUNE_STEP_CI).")
+@ci_option
 def ci_command(host_name: str | None) -> None:
     """Run with the inputs of the CI this runs in (INPUT_*, INTUNE_*, AC_* ...)."""
     from intune_step.commands.ci_entry import run_ci

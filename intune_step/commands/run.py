@@ -113,7 +113,8 @@ class _Job:
 
     def settings(self) -> Settings:
         """The named setting (its secrets from the environment) under the inputs, checked."""
-        self.raw = apply_named_setting(self.raw, self.workspace, self.env, self.host)
+        self.raw = apply_named_setting(self.raw, self.workspace, self.env, self.host,
+                                       self.tuning.allowed_hosts)
         self.setting_name = _setting_name(self.raw) or self.setting_name
         return build_settings(self.raw, self.env)
 

@@ -55,6 +55,11 @@ CLOUDS: tuple[Cloud, ...] = (
 )
 
 
+# Every Microsoft host a credential or a token may be sent to without an opt-in.
+LOGIN_HOSTS = frozenset(host for cloud in CLOUDS for host in cloud.login_hosts)
+GRAPH_HOSTS = frozenset(cloud.graph_host for cloud in CLOUDS)
+
+
 def cloud_for_login_host(host: str) -> Cloud | None:
     """The default cloud of a login host (GCC High for the US Government host)."""
     host = host.lower()

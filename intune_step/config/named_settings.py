@@ -4,6 +4,11 @@ The file lives in the repository, so it never holds a secret: an entry names the
 variable that holds one (``client-secret-env: INTUNE_PROD_SECRET``). Explicit inputs override
 the entry field by field; a credential given explicitly replaces the entry's credential whole.
 Default location: ``intune-step.yml`` at the workspace root, the same place on every CI.
+
+An entry's auth-url and graph-url must name Microsoft's Entra and Graph hosts (clouds.py):
+the file must not be able to send the pipeline's credential or its Graph token anywhere else.
+Another host is taken only when the pipeline allows it (INTUNE_STEP_ALLOWED_HOSTS) or gives
+that URL as an input itself.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from intune_step.config.clouds import GRAPH_HOSTS, LOGIN_HOSTS
 from intune_step.config.credentials import ENV_NAME, KIND_OF_INPUT
 from intune_step.config.paths import in_workspace, shown
 from intune_step.config.text import clean
@@ -112,7 +119,8 @@ def _entry(path: Path, name: str, body: Any) -> NamedSetting:
 
 
 def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
-                        environ: Mapping[str, str], reporter: Reporter) -> dict[str, str | None]:
+                        environ: Mapping[str, str], reporter: Reporter,
+                        allowed_hosts: tuple[str, ...] = ()) -> dict[str, str | None]:
     """``raw`` completed from the selected entry, secrets read from the variables it names.
 
     Without a settings file (or with no entry selected) ``raw`` is returned unchanged, and
@@ -140,7 +148,27 @@ def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
     if entry is None:
         raise SettingsError(f"setting-name {name!r} is not in {label}",
                             fix=f"use one of: {', '.join(settings_file.entries) or '(none yet)'}")
+    _check_hosts(raw, entry, label, allowed_hosts)
     return _merge(raw, entry, environ, reporter, label)
+
+
+def _check_hosts(raw: Mapping[str, str | None], entry: NamedSetting, shown: str,
+                 allowed: tuple[str, ...]) -> None:
+    """The entry's own auth-url and graph-url (not overridden by inputs) stay on Microsoft's
+    hosts unless the pipeline allows another."""
+    for key, known, kind in (("auth-url", LOGIN_HOSTS, "Entra login"),
+                             ("graph-url", GRAPH_HOSTS, "Graph")):
+        value = entry.values.get(key)
+        if value is None or clean(raw, key):
+            continue
+        host = (urlsplit(value).hostname or "").lower()
+        if host in known or host in allowed:
+            continue
+        raise SettingsError(
+            f"setting {entry.name!r} in {shown} would send the credential to {host or value!r} "
+            f"({key}), which is not a Microsoft {kind} host",
+            fix=f"use a Microsoft {kind} host in {shown}, give {key} as an input of the "
+                f"pipeline, or allow the host with INTUNE_STEP_ALLOWED_HOSTS={host or '<host>'}")
 
 
 def _merge(raw: Mapping[str, str | None], entry: NamedSetting, environ: Mapping[str, str],

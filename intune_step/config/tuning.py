@@ -22,7 +22,7 @@ class Knob:
 
     variable: str
     field: str
-    kind: str  # seconds | count | bytes | flag | path
+    kind: str  # seconds | count | bytes | flag | path | hosts
     default: str  # for people: what applies when the variable is unset
     meaning: str
 
@@ -53,6 +53,9 @@ KNOBS = (
          "how often a waiting run looks whether the lock is free"),
     Knob("INTUNE_STEP_DEBUG", "debug", "flag", "off",
          "any non-empty value: a bug in the step shows its traceback"),
+    Knob("INTUNE_STEP_ALLOWED_HOSTS", "allowed_hosts", "hosts", "none",
+         "hosts other than Microsoft's Entra and Graph hosts that a settings file may send the "
+         "credential to (comma-separated, e.g. a test emulator's 127.0.0.1)"),
     Knob("SSL_CERT_FILE", "ca_file", "path", "the OS trust store",
          "the CA bundle to trust for Entra, Graph and Blob (a proxy, the emulator)"),
     Knob("SSL_CERT_DIR", "ca_dir", "path", "the OS trust store",
@@ -77,6 +80,7 @@ class Tuning:
     lock_settle: float | None = None
     lock_poll: float | None = None
     debug: bool = False
+    allowed_hosts: tuple[str, ...] = ()
     ca_file: Path | None = None
     ca_dir: Path | None = None
 
@@ -104,6 +108,8 @@ def _parse(knob: Knob, text: str, shown_as: str) -> object:
         return True
     if knob.kind == "path":
         return Path(text)
+    if knob.kind == "hosts":
+        return tuple(host.strip().lower() for host in text.split(",") if host.strip())
     if knob.kind in ("count", "bytes"):
         if not text.isdigit() or int(text) < 1:
             example = "12" if knob.kind == "count" else "4194304"

@@ -32,6 +32,13 @@ class EmulatorConfig:
     # Subjects accepted in federated (non-self-signed) client assertions, e.g.
     # "repo:owner/name:ref:refs/heads/main". Self-signed assertions need sub == client_id.
     federated_subjects: tuple[str, ...] = ()
+    # Federated identity credentials as Entra keeps them: (issuer, subject), both matched
+    # exactly and case-sensitively (Graph federatedIdentityCredential), e.g. GitHub's
+    # ("https://token.actions.githubusercontent.com", "repo:o@1/r@2:ref:refs/heads/main") or
+    # Azure DevOps' Entra-issued ("https://login.microsoftonline.com/<tenant>/v2.0",
+    # "/eid1/c/pub/t/.../sc/<org id>/<connection id>") beside its older
+    # ("https://vstoken.dev.azure.com/<org id>", "sc://org/project/connection").
+    federated_credentials: tuple[tuple[str, str], ...] = ()
     # Certificates uploaded to the app registration (PEM). When any is set, or a trusted
     # subject, self-signed assertions must be signed by one of them (by x5t/x5t#S256), or by an
     # x5c leaf whose subject (RFC 4514) is trusted (subject name + issuer auth). Empty: the

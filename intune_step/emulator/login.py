@@ -317,9 +317,10 @@ class LoginService:
                 if reason is not None:
                     return entra_error(401, "invalid_client", 700027, reason, request_id=rid)
             return None
-        if sub in self.config.federated_subjects and FEDERATED_AUDIENCES.intersection(
-            a for a in auds if isinstance(a, str)
-        ):
+        matches = sub in self.config.federated_subjects or (
+            (iss, sub) in self.config.federated_credentials
+        )
+        if matches and FEDERATED_AUDIENCES.intersection(a for a in auds if isinstance(a, str)):
             return None
         return entra_error(
             400,

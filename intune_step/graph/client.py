@@ -111,7 +111,17 @@ class GraphClient:
         self._retry = retry or GRAPH_RETRY
 
     def url(self, path: str) -> str:
-        return path if path.startswith("https://") else f"{self.base}/{path.lstrip('/')}"
+        """A path under the Graph base, or an absolute URL from a response (an
+        @odata.nextLink): that one only on the Graph host itself, which the token is for."""
+        if "://" not in path:
+            return f"{self.base}/{path.lstrip('/')}"
+        target, base = httpx.URL(path), httpx.URL(self.base)
+        if (target.scheme, target.host, target.port) != (base.scheme, base.host, base.port):
+            raise ServiceError(
+                f"Graph answered with a link to {safe_url(target)}, not to its own host "
+                f"{base.host}; the step does not send its token there",
+                fix="re-run the job; if it persists, check graph-url and any proxy in between")
+        return path
 
     def request(
         self,

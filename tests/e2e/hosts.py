@@ -25,7 +25,14 @@ from pathlib import Path
 
 from intune_step.emulator import Emulator
 
-from ..ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
+from ..ci_runners import (
+    Command,
+    appcircle_env,
+    azure_parse,
+    commands,
+    github_process,
+    gitlab_dotenv,
+)
 from ..composite_runner import CompositeRun, run_composite
 from ..runner_files import parse_github_output
 
@@ -47,6 +54,7 @@ class HostRun:
     errors: list[str]  # error annotations as the host shows them (decoded)
     registered_masks: list[str]  # values handed to the host's masking command
     files: dict[str, bytes] = field(default_factory=dict)  # everything the step wrote
+    commands: list[Command] = field(default_factory=list)  # what the runner acted on
 
     @property
     def printed(self) -> str:
@@ -91,7 +99,7 @@ def run_github(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRu
                 "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)})
     env.update({"INPUT_" + name.upper(): value for name, value in inputs.items()})
     proc = _run([sys.executable, str(REPO / "entrypoint.py")], env, workspace)
-    found = commands(proc.stdout + proc.stderr, github_parse)
+    found = github_process(proc.stdout + proc.stderr)
     return HostRun(
         "github", proc.returncode, proc.stdout, proc.stderr,
         outputs=parse_github_output(output) if output.exists() else {},
@@ -131,7 +139,7 @@ def run_any_os_steps(emu: Emulator, workspace: Path, inputs: dict[str, str],
 def run_any_os(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun:
     run = run_any_os_steps(emu, workspace, inputs)
     publish = [step for step in run.steps if step.id == "publish"]
-    found = commands(run.stdout + run.stderr, github_parse)
+    found = github_process(run.stdout + run.stderr)
     files = {"github_output": publish[0].output_file,
              "step_summary.md": publish[0].summary} if publish else {}
     return HostRun(
@@ -162,16 +170,22 @@ def run_gitlab(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRu
     )
 
 
-def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun:
+def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str],
+              job_env: dict[str, str] | None = None,
+              argv: list[str] | None = None) -> HostRun:
+    """One step of an Azure Pipelines job: ``job_env`` holds what earlier steps handed it
+    (tests/ci_runners.azure_step_environment); ``argv`` another entry than the CI entry."""
     env = clean_env(emu)
     temp = workspace / "_agent_temp"
     temp.mkdir(exist_ok=True)
     env.update({"TF_BUILD": "True", "AGENT_TEMPDIRECTORY": str(temp),
                 "BUILD_SOURCESDIRECTORY": str(workspace)})
+    env.update(job_env or {})
     env.update({"INTUNE_" + name.replace("-", "_").upper(): v for name, v in inputs.items()})
-    proc = _run([sys.executable, "-m", "intune_step.entry"], env, workspace)
+    proc = _run(argv or [sys.executable, "-m", "intune_step.entry"], env, workspace)
     found = commands(proc.stdout + proc.stderr, azure_parse)
-    outputs = {c.properties["variable"].replace("_", "-"): c.data for c in found
+    outputs = {c.properties["variable"].removeprefix("output_").replace("_", "-"): c.data
+               for c in found
                if c.name == "task.setvariable" and c.properties.get("isoutput") == "true"}
     summaries = [Path(c.data) for c in found if c.name == "task.uploadsummary"]
     return HostRun(
@@ -180,6 +194,7 @@ def run_azure(emu: Emulator, workspace: Path, inputs: dict[str, str]) -> HostRun
                 if c.name == "task.logissue" and c.properties.get("type") == "error"],
         registered_masks=[c.data for c in found if c.name == "task.setsecret"],
         files={p.name: p.read_bytes() for p in summaries if p.exists()},
+        commands=found,
     )
 
 
@@ -190,8 +205,8 @@ def appcircle_env_vars(emu: Emulator, workspace: Path, inputs: dict[str, str]) -
                 "AC_OUTPUT_DIR": str(workspace / "ac_output"),
                 "AC_TEMP_DIR": str(workspace / "ac_temp"), "AC_REPOSITORY_DIR": str(workspace)})
     credential = {"client-id": "AC_CREDENTIAL_INTUNE_CLIENT_ID",
-                  "client-secret": "AC_CREDENTIAL_INTUNE_SECRET",
-                  "auth-url": "AC_CREDENTIAL_INTUNE_AUTH_URL"}
+                  "client-secret": "AC_CREDENTIAL_INTUNE_CLIENT_SECRET",
+                  "auth-url": "AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL"}
     for name, value in inputs.items():
         key = credential.get(name) or "AC_INTUNE_" + name.replace("-", "_").upper()
         env[key] = value

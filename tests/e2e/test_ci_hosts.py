@@ -71,14 +71,15 @@ def test_publish_writes_outputs_in_the_hosts_format(emulator: Emulator, tmp_path
         assert f"INTUNE_OUTPUT_APP_ID={app_id}\n" in run.files["intune.env"].decode()
         assert "section_start:" in run.stdout and "section_end:" in run.stdout
     elif host == "azure":
-        assert f"##vso[task.setvariable variable=app_id;isoutput=true]{app_id}" in run.stdout
+        assert (f"##vso[task.setvariable variable=output_app_id;isoutput=true]{app_id}"
+                in run.stdout)
         [summary] = [blob for name, blob in run.files.items() if name.endswith(".md")]
         assert b"Published to Intune" in summary
     else:
         assert f"AC_INTUNE_OUTPUT_APP_ID={app_id}\n" in run.files["ac_env"].decode()
         assert b"Published to Intune" in run.files["intune-step-summary.md"]
         # Appcircle's own credential variables were the source of the credential.
-        assert "client-secret: from AC_CREDENTIAL_INTUNE_SECRET" in run.stdout
+        assert "client-secret: from AC_CREDENTIAL_INTUNE_CLIENT_SECRET" in run.stdout
 
 
 @pytest.mark.e2e
@@ -116,7 +117,7 @@ def test_bad_input_error_survives_the_hosts_escaping(emulator: Emulator, tmp_pat
 def test_appcircle_main_sh_installs_the_package_when_the_runner_lacks_it(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """The real install path: a bare Python, a venv, pip with the pinned set, then publish."""
+    """The real install path: a bare Python, a venv, the hash-checked set, then publish."""
     build_ipa(tmp_path / "app.ipa", bundle_id="com.example.installed")
     base_python = getattr(sys, "_base_executable", None) or "python3"
     run = run_appcircle(emulator, tmp_path, settings(emulator, "app.ipa"),
@@ -125,6 +126,7 @@ def test_appcircle_main_sh_installs_the_package_when_the_runner_lacks_it(
                                        "PYTHONPATH": None})
     assert run.returncode == 0, run.printed
     assert "@@[command]" in run.stdout and " -m venv " in run.stdout
-    assert "pip install" in run.stdout and "requirements.lock" in run.stdout
+    assert "pip install" in run.stdout and "--require-hashes" in run.stdout
+    assert "requirements.lock" in run.stdout
     assert run.outputs["app-id"] == emulator.apps()[0]["id"]
     assert_masking_the_hosts_way(emulator, run)

@@ -14,6 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 
 from intune_step.emulator import Emulator, EmulatorConfig
@@ -208,7 +209,9 @@ settings:
     client-secret-env: PROD_SECRET
 """)
     ipa = build_ipa(tmp_path / "app.ipa")
-    env = {"PROD_SECRET": emulator.client_secret, "STAGING_SECRET": "staging-secret-value"}
+    env = {"PROD_SECRET": emulator.client_secret, "STAGING_SECRET": "staging-secret-value",
+           # the emulator is not a Microsoft host: the pipeline lets the file name it
+           "INTUNE_STEP_ALLOWED_HOSTS": httpx.URL(emulator.auth_url).host}
     blank = {"client_id": "", "client_secret": "", "auth_url": "", "graph_url": ""}
     run = run_entrypoint(emulator, tmp_path, "app.ipa", env=env, setting_name="production",
                          **blank)

@@ -19,7 +19,7 @@ import pytest
 from intune_step.emulator import Emulator, Fault
 from intune_step.samples.ipa import build_ipa
 
-from .conftest import FIXTURES, REPO, Run, base_env, run_entrypoint
+from .conftest import CI_MARKERS, FIXTURES, REPO, Run, base_env, run_entrypoint
 
 FAST = {"INTUNE_RETRY_BASE_DELAY": "0.01", "INTUNE_POLL_INTERVAL": "0.01",
         "INTUNE_LOCK_SETTLE_S": "0.2", "INTUNE_BLOCK_SIZE": str(64 * 1024),
@@ -190,7 +190,7 @@ def test_cancelled_while_several_upload_removes_every_new_app(emulator: Emulator
 
 def test_the_cli_reads_a_quoted_pattern_before_signing_in(tmp_path: Path) -> None:
     workspace(tmp_path)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTUNE_", "GITHUB_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CI_MARKERS)}
     proc = subprocess.run(
         [sys.executable, "-m", "intune_step", "publish", "build/*.apk", "--client-id",
          "11111111-2222-3333-4444-555555555555", "--client-secret", "s3cret-value",

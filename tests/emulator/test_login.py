@@ -163,6 +163,58 @@ def test_federated_subject_accepted_when_configured(emu: Emulator, api: Api) -> 
     assert response.status_code == 200, response.text
 
 
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+ADO_LEGACY_ISSUER = "https://vstoken.dev.azure.com/00000000-1111-2222-3333-444444444444"
+ADO_ENTRA_ISSUER = "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0"
+ADO_ENTRA_SUBJECT = ("/eid1/c/pub/t/v4j5cvGGr0GRqy180BHbRw/a/AQABAAAAAAAAAAAAAAAAAA/sc/"
+                     "00000000-1111-2222-3333-444444444444/dddddddd-2222-3333-4444-555555555555")
+CREDENTIALS = (
+    # GitHub: repositories created or renamed from 2026-07-15 carry immutable owner and
+    # repository IDs (repo:OWNER@ID/REPO@ID:...); older ones the names alone.
+    (GITHUB_ISSUER, "repo:octocat@123456/my-repo@456789:ref:refs/heads/main"),
+    (GITHUB_ISSUER, "repo:octocat/old-repo:ref:refs/heads/main"),
+    # Azure DevOps: the retiring vstoken issuer with sc:// subjects, and the Entra issuer.
+    (ADO_LEGACY_ISSUER, "sc://contoso/app/intune"),
+    (ADO_ENTRA_ISSUER, ADO_ENTRA_SUBJECT),
+)
+
+
+def _federated(api: Api, iss: str, sub: str) -> httpx.Response:
+    claims = {"iss": iss, "sub": sub, "aud": "api://AzureADTokenExchange",
+              "exp": int(time.time()) + 300}
+    return api.token_response(
+        client_secret="", client_assertion=_jwt(claims),
+        client_assertion_type="urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+
+
+@pytest.mark.emu(federated_credentials=CREDENTIALS)
+@pytest.mark.parametrize(("iss", "sub"), CREDENTIALS)
+def test_both_forms_of_each_ci_identity_are_accepted(emu: Emulator, api: Api, iss: str,
+                                                     sub: str) -> None:
+    response = _federated(api, iss, sub)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.emu(federated_credentials=CREDENTIALS)
+@pytest.mark.parametrize(("iss", "sub"), [
+    # the right subject from another issuer (Entra matches issuer and subject together)
+    (ADO_ENTRA_ISSUER, "sc://contoso/app/intune"),
+    (ADO_LEGACY_ISSUER, ADO_ENTRA_SUBJECT),
+    # the other form of a registered repository: not the same string, so no match
+    (GITHUB_ISSUER, "repo:octocat/my-repo:ref:refs/heads/main"),
+    (GITHUB_ISSUER, "repo:octocat@123456/old-repo@1:ref:refs/heads/main"),
+    # case matters
+    (GITHUB_ISSUER, "repo:Octocat@123456/my-repo@456789:ref:refs/heads/main"),
+])
+def test_a_federated_credential_matches_issuer_and_subject_exactly(
+    emu: Emulator, api: Api, iss: str, sub: str
+) -> None:
+    """Entra: "the combination of issuer and subject must be unique on the app" and both are
+    compared exactly (learn.microsoft.com, workload-identity-federation-create-trust)."""
+    response = _federated(api, iss, sub)
+    assert response.status_code == 400 and _entra_code(response) == 70021
+
+
 @pytest.mark.emu(token_lifetime_s=1)
 def test_expired_token_is_refused_by_graph(emu: Emulator, api: Api) -> None:
     assert api.call("GET", "deviceAppManagement/mobileApps").status_code == 200

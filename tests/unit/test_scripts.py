@@ -23,7 +23,8 @@ echo "npm $*" >> "$LOG"
 def sandbox(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     root = tmp_path / "repo"
     (root / "scripts").mkdir(parents=True)
-    shutil.copy(REPO / "scripts" / "setup", root / "scripts" / "setup")
+    for script in ("setup", "plain-pins"):
+        shutil.copy(REPO / "scripts" / script, root / "scripts" / script)
     for name in ("requirements.lock", "pyproject.toml"):
         shutil.copy(REPO / name, root / name)
     tools = tmp_path / "tools"

@@ -111,8 +111,31 @@ def test_azure_devops_needs_the_mapped_access_token(httpx_mock: HTTPXMock) -> No
             AzureDevOpsOidc(http, {}, CONNECTION, RecordingReporter())
         httpx_mock.add_response(status_code=404)
         env = {"SYSTEM_OIDCREQUESTURI": ADO_URL, "SYSTEM_ACCESSTOKEN": "t" * 20}
-        with pytest.raises(SettingsError, match=f"no federated service connection {CONNECTION}"):
+        with pytest.raises(SettingsError, match=f"a token for service connection {CONNECTION}"):
             AzureDevOpsOidc(http, env, CONNECTION, RecordingReporter())()
+
+
+def test_azure_devops_own_words_when_it_issues_no_token(httpx_mock: HTTPXMock) -> None:
+    """Since 2026-03 Azure DevOps answers 200 without a token when no task of the stage
+    references the connection (dotnet/docker-tools#2012, the body quoted from there)."""
+    said = (f"There is no explicit reference to service connection {CONNECTION} from current "
+            "stage Publish.publish.__default.")
+    httpx_mock.add_response(json={"count": 151, "value": said})
+    env = {"SYSTEM_OIDCREQUESTURI": ADO_URL, "SYSTEM_ACCESSTOKEN": "t" * 20}
+    with make_client() as http, pytest.raises(AuthError) as caught:
+        AzureDevOpsOidc(http, env, CONNECTION, RecordingReporter())()
+    line = caught.value.one_line()
+    assert said in line and "AzureCLI@2" in line and "re-run" not in line
+
+
+def test_azure_devops_error_message_is_shown(httpx_mock: HTTPXMock) -> None:
+    body = {"$id": "1", "message": "The pipeline is not authorized to use this connection.",
+            "typeName": "Microsoft.TeamFoundation.DistributedTask.WebApi.AccessDeniedException"}
+    httpx_mock.add_response(status_code=403, json=body)
+    env = {"SYSTEM_OIDCREQUESTURI": ADO_URL, "SYSTEM_ACCESSTOKEN": "t" * 20}
+    with make_client() as http, pytest.raises(AuthError) as caught:
+        AzureDevOpsOidc(http, env, CONNECTION, RecordingReporter())()
+    assert "(403): The pipeline is not authorized to use this connection." in str(caught.value)
 
 
 def test_env_token_and_gitlab_hint() -> None:

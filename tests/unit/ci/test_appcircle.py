@@ -24,21 +24,34 @@ def host(**env: str) -> tuple[AppcircleHost, io.StringIO]:
 def test_appcircle_credential_variables_are_inputs() -> None:
     ac, _ = host(AC_INTUNE_FILE="/out/app.ipa",
                  AC_CREDENTIAL_INTUNE_CLIENT_ID="cid",
-                 AC_CREDENTIAL_INTUNE_SECRET=SECRET,
-                 AC_CREDENTIAL_INTUNE_AUTH_URL="https://login/t/oauth2/v2.0/token",
+                 AC_CREDENTIAL_INTUNE_CLIENT_SECRET=SECRET,
+                 AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL="https://login/t/oauth2/v2.0/token",
                  AC_INTUNE_PUBLISHER_NAME="Contoso", AC_INTUNE_APP_ID="app")
     assert ac.read_inputs(NAMES) == {
         "file": "/out/app.ipa", "client-id": "cid", "client-secret": SECRET,
         "auth-url": "https://login/t/oauth2/v2.0/token", "publisher": "Contoso",
         "app-id": "app"}
-    assert ac.input_sources["client-secret"] == "AC_CREDENTIAL_INTUNE_SECRET"
+    assert ac.input_sources["client-secret"] == "AC_CREDENTIAL_INTUNE_CLIENT_SECRET"
 
 
-def test_the_spelling_of_appcircles_own_intune_step_is_accepted_too() -> None:
-    ac, _ = host(AC_CREDENTIAL_INTUNE_CLIENT_SECRET=SECRET,
-                 AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL="https://a/t")
+def test_only_the_names_appcircle_uses_are_read() -> None:
+    """Appcircle's "Send to Microsoft Intune" step reads AC_CREDENTIAL_INTUNE_CLIENT_SECRET and
+    _CLIENT_AUTH_URL; the shorter spellings are nowhere in its docs or components."""
+    ac, _ = host(AC_CREDENTIAL_INTUNE_SECRET=SECRET,
+                 AC_CREDENTIAL_INTUNE_AUTH_URL="https://a/t")
     values = ac.read_inputs(["client-secret", "auth-url"])
-    assert values == {"client-secret": SECRET, "auth-url": "https://a/t"}
+    assert values == {"client-secret": None, "auth-url": None}
+
+
+def test_without_a_credential_the_log_says_where_appcircle_provides_one() -> None:
+    """Appcircle's UI does not show helpText: the hint must reach the log."""
+    ac, out = host(AC_INTUNE_FILE="app.ipa")
+    ac.read_inputs(["file", "client-id", "client-secret", "auth-url"])
+    text = out.getvalue()
+    assert "Publish profile" in text and "Environment Variable group" in text
+    ac, out = host(AC_CREDENTIAL_INTUNE_CLIENT_SECRET=SECRET)
+    ac.read_inputs(["client-secret"])
+    assert out.getvalue() == ""
 
 
 @pytest.mark.parametrize(
@@ -61,7 +74,7 @@ def test_an_unexpanded_step_default_is_read_as_the_reference_it_is() -> None:
     ac, _ = host(AC_INTUNE_CLIENT_ID="$AC_CREDENTIAL_INTUNE_CLIENT_ID",
                  AC_CREDENTIAL_INTUNE_CLIENT_ID="cid",
                  AC_INTUNE_PUBLISHER="${AC_INTUNE_PUBLISHER_NAME}",
-                 AC_INTUNE_AUTH_URL="$AC_CREDENTIAL_INTUNE_AUTH_URL")
+                 AC_INTUNE_AUTH_URL="$AC_CREDENTIAL_INTUNE_CLIENT_AUTH_URL")
     assert ac.read_inputs(["client-id", "publisher", "auth-url"]) == {
         "client-id": "cid", "publisher": None, "auth-url": None}
 

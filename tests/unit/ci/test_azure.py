@@ -29,11 +29,26 @@ def test_outputs_are_output_variables() -> None:
     ado.set_outputs({"app-id": "a1", "content-version-id": "1"})
     found = [(c.properties["variable"], c.properties["isoutput"], c.data)
              for c in commands(out.getvalue(), azure_parse) if c.name == "task.setvariable"]
-    assert found == [("app_id", "true", "a1"), ("content_version_id", "true", "1")]
+    assert found == [("output_app_id", "true", "a1"), ("output_content_version_id", "true", "1")]
+
+
+def test_output_variables_never_arrive_as_an_input_of_a_later_step() -> None:
+    """A step named `intune` hands later steps STEP_VARIABLE: never an INTUNE_<input>."""
+    from intune_step.config.action import input_names, output_names
+
+    from ...ci_runners import azure_step_environment
+
+    ado, out = host()
+    ado.set_outputs({name: "x" for name in output_names()})
+    later = azure_step_environment("intune", commands(out.getvalue(), azure_parse))
+    assert len(later) == len(output_names())
+    inputs = {"INTUNE_" + name.replace("-", "_").upper() for name in input_names()}
+    assert set(later).isdisjoint(inputs)
+    assert "INTUNE_OUTPUT_APP_ID" in later
 
 
 def test_mask_is_setsecret_before_anything_else_and_lines_are_scrubbed() -> None:
-    ado, out = host()
+    ado, out = host(TF_BUILD="True")
     ado.mask(SECRET)
     ado.info(f"using {SECRET}")
     ado.error(f"failed with {SECRET}")
@@ -44,10 +59,20 @@ def test_mask_is_setsecret_before_anything_else_and_lines_are_scrubbed() -> None
 
 
 def test_a_multi_line_secret_is_registered_line_by_line() -> None:
-    ado, out = host()
+    ado, out = host(TF_BUILD="True")
     ado.mask("-----BEGIN KEY-----\nabcdef\n")
     assert [c.data for c in commands(out.getvalue(), azure_parse)] == [
         "-----BEGIN KEY-----", "abcdef"]
+
+
+def test_off_an_agent_no_setsecret_line_shows_the_secret() -> None:
+    """`--ci azure` at a terminal: nothing consumes ##vso lines there, so none names a secret."""
+    for env in ({}, {"TF_BUILD": "False"}):
+        ado, out = host(**env)
+        ado.mask(SECRET)
+        ado.info(f"using {SECRET}")
+        assert SECRET not in out.getvalue()
+        assert "setsecret" not in out.getvalue()
 
 
 def test_errors_and_warnings_are_logissue_commands() -> None:

@@ -23,6 +23,8 @@ from intune_step.errors import EXIT_BAD_INPUT, SettingsError
         ({"SYSTEM_TEAMFOUNDATIONCOLLECTIONURI": "https://dev.azure.com/contoso/"},
          AzureDevOpsHost, "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI=https://dev.azure.com/contoso/"),
         ({"AC_APPCIRCLE": "true"}, AppcircleHost, "AC_APPCIRCLE=true"),
+        ({"AC_APPCIRCLE": "1"}, AppcircleHost, "AC_APPCIRCLE=1"),
+        ({"AC_APPCIRCLE": "false", "GITLAB_CI": "false"}, LocalHost, "no CI marker"),
         ({"CI": "true"}, LocalHost, "no CI marker"),
         ({}, LocalHost, "no CI marker"),
         ({"GITHUB_ACTIONS": "false", "GITLAB_CI": ""}, LocalHost, "no CI marker"),

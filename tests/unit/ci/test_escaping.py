@@ -13,7 +13,15 @@ from intune_step.ci.appcircle import AppcircleHost
 from intune_step.ci.azure import AzureDevOpsHost, logging_command
 from intune_step.ci.gitlab import GitLabHost
 
-from ...ci_runners import appcircle_env, azure_parse, commands, github_parse, gitlab_dotenv
+from ...ci_runners import (
+    appcircle_env,
+    azure_parse,
+    commands,
+    github_parse,
+    github_process,
+    gitlab_dotenv,
+    gitlab_expand,
+)
 
 HOSTILE = [
     "100% done",
@@ -28,6 +36,11 @@ HOSTILE = [
     "]]>;%\n:,\r\n%%",
     "##vso[task.setvariable variable=x]y",
     "::error::not a command",
+    "name ##[error]legacy form mid-line",
+    "##[set-output name=app-id;]evil",
+    "  ::add-mask::leading spaces",
+    "$HOME ${CI_JOB_TOKEN} $$ $1 price: 5$ {\"a\": \"$b\"}",
+    "##VSO[task.setsecret]upper case",
 ]
 
 
@@ -57,7 +70,7 @@ def test_azure_output_variables_keep_the_value(value: str) -> None:
     setvars = [c for c in commands(out.getvalue(), azure_parse)
                if c.name == "task.setvariable"]
     assert len(setvars) == 1
-    assert setvars[0].properties == {"variable": "app_id", "isoutput": "true"}
+    assert setvars[0].properties == {"variable": "output_app_id", "isoutput": "true"}
     assert setvars[0].data == value
 
 
@@ -79,17 +92,65 @@ def test_github_commands_round_trip_through_the_runner_parser(value: str) -> Non
     assert parsed.properties == {"file": value, "line": "1"}
 
 
+@pytest.mark.parametrize("value", HOSTILE)
+def test_github_plain_lines_raise_no_command_of_either_form(value: str) -> None:
+    """Through the runner's own processing (V2, then the legacy ``##[`` form found anywhere,
+    with stop-commands): plain text makes the runner act on nothing."""
+    out = io.StringIO()
+    github.GitHubHost({}, stream=out).info(f"App: {value}")
+    assert github_process(out.getvalue()) == []
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_github_annotations_and_groups_carry_hostile_text_as_data(value: str) -> None:
+    out = io.StringIO()
+    host = github.GitHubHost({}, stream=out)
+    host.warning(value)
+    host.error(value)
+    with host.group(value):
+        host.info(value)
+    acted = [(c.name, c.data) for c in github_process(out.getvalue())]
+    assert acted == [("warning", value), ("error", value), ("group", value),
+                     ("endgroup", "")]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_github_output_file_keeps_the_value(value: str, tmp_path: Path) -> None:
+    """$GITHUB_OUTPUT read back as the runner's FileCommandManager reads it (heredoc form)."""
+    from ...runner_files import parse_github_output
+
+    out = tmp_path / "output"
+    stream = io.StringIO()
+    github.GitHubHost({"GITHUB_OUTPUT": str(out)}, stream=stream).set_outputs({"plan": value})
+    assert parse_github_output(out) == {"plan": value}
+    assert github_process(stream.getvalue()) == []
+
+
 def test_github_property_table() -> None:
     assert github.escape_property("%\r\n:,") == "%25%0D%0A%3A%2C"
 
 
 @pytest.mark.parametrize("value", HOSTILE)
-def test_gitlab_dotenv_keeps_single_line_values_literally(value: str, tmp_path: Path) -> None:
+def test_gitlab_dotenv_values_reach_a_later_job_unchanged(value: str, tmp_path: Path) -> None:
+    """Parsed as GitLab parses the report, then expanded as the runner expands a variable's
+    value for the later job: ``$`` survives (written as ``$$``)."""
     host = GitLabHost({"CI_PROJECT_DIR": str(tmp_path)}, stream=io.StringIO())
     host.set_outputs({"app-id": value, "version": "1.0"})
     parsed = gitlab_dotenv((tmp_path / "intune.env").read_bytes())
+    later_job = {key: gitlab_expand(raw, {"HOME": "/root", "CI_JOB_TOKEN": "t0ken", "b": "B"})
+                 for key, raw in parsed.items()}
     expected = " ".join(value.splitlines()).strip()  # line breaks cannot be in a dotenv value
-    assert parsed == {"INTUNE_OUTPUT_APP_ID": expected, "INTUNE_OUTPUT_VERSION": "1.0"}
+    assert later_job == {"INTUNE_OUTPUT_APP_ID": expected, "INTUNE_OUTPUT_VERSION": "1.0"}
+
+
+def test_gitlab_json_outputs_survive_expansion(tmp_path: Path) -> None:
+    import json
+
+    plan = json.dumps({"app": {"displayName": "Pay$Day ${X}"}, "version": "1$2"})
+    host = GitLabHost({"CI_PROJECT_DIR": str(tmp_path)}, stream=io.StringIO())
+    host.set_outputs({"plan": plan})
+    raw = gitlab_dotenv((tmp_path / "intune.env").read_bytes())["INTUNE_OUTPUT_PLAN"]
+    assert json.loads(gitlab_expand(raw, {"X": "injected"})) == json.loads(plan)
 
 
 @pytest.mark.parametrize("value", HOSTILE)

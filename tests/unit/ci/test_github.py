@@ -84,7 +84,7 @@ def test_the_windows_reader_splits_crlf_as_the_runner_does(tmp_path: Path) -> No
 
 def test_mask_comes_first_and_lines_are_scrubbed() -> None:
     stream = io.StringIO()
-    host = GitHubHost({}, stream=stream)
+    host = GitHubHost({"GITHUB_ACTIONS": "true"}, stream=stream)
     host.mask("topsecret")
     host.info("token topsecret leaked?")
     host.error("failed with topsecret\nsecond line")
@@ -103,3 +103,56 @@ def test_data_that_looks_like_a_command_is_defused() -> None:
     token = lines[0].removeprefix("::stop-commands::")
     assert len(token) == 32
     assert lines[1:] == ["app name", "  ::set-env name=X::y", f"::{token}::"]
+
+
+def test_off_a_runner_no_add_mask_line_shows_the_secret() -> None:
+    stream = io.StringIO()
+    host = GitHubHost({}, stream=stream)
+    host.mask("topsecret")
+    host.info("token topsecret")
+    assert "topsecret" not in stream.getvalue() and "add-mask" not in stream.getvalue()
+
+
+def test_the_legacy_form_anywhere_in_a_line_is_defused() -> None:
+    """actions/runner ActionCommand.TryParse finds ``##[`` anywhere in a line
+    (``message.IndexOf(Prefix)``, Prefix = "##["), and TryProcessCommand tries it whenever
+    TryParseV2 fails (src/Runner.Common/ActionCommand.cs, src/Runner.Worker/
+    ActionCommandManager.cs at actions/runner 258d6c85)."""
+    from ...ci_runners import github_process
+
+    stream = io.StringIO()
+    GitHubHost({}, stream=stream).info("Display name ##[warning]raised from metadata")
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("::stop-commands::")
+    assert lines[1] == "Display name ##[warning]raised from metadata"
+    assert github_process(stream.getvalue()) == []
+    # Unprotected, the same line is an annotation to the runner (the test can fail):
+    assert [c.name for c in github_process(lines[1])] == ["warning"]
+
+
+def test_an_output_file_the_image_user_cannot_write_is_one_clear_error(tmp_path,
+                                                                      monkeypatch) -> None:
+    """A self-hosted runner whose user is not the image's uid 1001: the runner's 0644 files
+    refuse the write (simulated: the tests may run as root, who may write anything)."""
+    import builtins
+
+    import pytest
+
+    from intune_step.errors import SettingsError
+
+    real_open = builtins.open
+
+    def refusing_open(file, mode="r", *args, **kwargs):
+        if "a" in mode:
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing_open)
+    stream = io.StringIO()
+    host = GitHubHost({"GITHUB_OUTPUT": str(tmp_path / "output"),
+                       "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}, stream=stream)
+    with pytest.raises(SettingsError) as caught:
+        host.set_outputs({"app-id": "a1"})
+    assert "permission denied" in str(caught.value) and "uid 1001" in caught.value.one_line()
+    host.summary("# done")
+    assert "cannot write the job summary" in stream.getvalue()

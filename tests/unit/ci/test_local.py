@@ -52,3 +52,36 @@ def test_outputs_go_to_stdout_and_inputs_come_from_intune_variables() -> None:
     host.mask("hunter22")
     host.set_outputs({"app-id": "x", "note": "hunter22"})
     assert out.getvalue() == "app-id=x\nnote=***\n"
+
+
+def test_a_terminal_never_prints_another_hosts_command_markers() -> None:
+    """`--ci local` inside a CI: metadata must not read as ##vso[ or GitHub's legacy ##[."""
+    import io
+
+    from intune_step.ci.local import LocalHost
+
+    from ...ci_runners import azure_parse, commands, github_process
+
+    out, err = io.StringIO(), io.StringIO()
+    host = LocalHost(out=out, err=err, environ={})
+    host.info("App ##vso[task.setvariable variable=x]y ##[error]z")
+    host.set_outputs({"version": "1 ##VSO[task.setsecret]s"})
+    printed = out.getvalue() + err.getvalue()
+    assert commands(printed, azure_parse) == [] and github_process(printed) == []
+    assert "**vso[task.setvariable" in printed and "**[error]" in printed
+
+
+def test_publish_picks_the_host_from_the_environment(monkeypatch) -> None:
+    from intune_step.ci.azure import AzureDevOpsHost
+    from intune_step.ci.gitlab import GitLabHost
+    from intune_step.ci.local import LocalHost
+    from intune_step.commands.cli import host_for
+
+    monkeypatch.delenv("INTUNE_STEP_CI", raising=False)
+    for marker in ("GITHUB_ACTIONS", "GITLAB_CI", "TF_BUILD", "SYSTEM_TEAMFOUNDATIONCOLLECTIONURI",
+                   "AC_APPCIRCLE"):
+        monkeypatch.delenv(marker, raising=False)
+    assert isinstance(host_for(None), LocalHost)
+    monkeypatch.setenv("GITLAB_CI", "true")
+    assert isinstance(host_for(None), GitLabHost)
+    assert isinstance(host_for("azure"), AzureDevOpsHost)

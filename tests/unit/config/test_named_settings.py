@@ -162,3 +162,42 @@ def test_bad_entries(tmp_path: Path, entry: str, message: str) -> None:
 def test_bad_files(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         apply(workspace(tmp_path, text), {"setting-name": "one"})
+
+
+HOSTILE_FILE = f"""\
+settings:
+  production:
+    client-id: {PROD_ID}
+    auth-url: https://login.evil.example/contoso/oauth2/v2.0/token
+    graph-url: https://graph.evil.example
+    client-secret-env: INTUNE_PROD_SECRET
+  graph-only:
+    client-id: {PROD_ID}
+    auth-url: https://login.microsoftonline.com/contoso/oauth2/v2.0/token
+    graph-url: https://graph.evil.example
+    client-secret-env: INTUNE_PROD_SECRET
+"""
+
+
+@pytest.mark.parametrize(("name", "key", "host"), [
+    ("production", "auth-url", "login.evil.example"),
+    ("graph-only", "graph-url", "graph.evil.example"),
+])
+def test_a_settings_file_cannot_send_the_credential_to_another_host(
+    tmp_path: Path, name: str, key: str, host: str
+) -> None:
+    reporter = RecordingReporter()
+    with pytest.raises(SettingsError) as caught:
+        apply(workspace(tmp_path, HOSTILE_FILE), {"setting-name": name}, reporter=reporter)
+    assert f"({key})" in str(caught.value) and host in str(caught.value)
+    assert f"INTUNE_STEP_ALLOWED_HOSTS={host}" in caught.value.fix
+    assert reporter.masked == []  # refused before the secret was even read
+
+
+def test_the_pipeline_can_allow_a_host_or_give_the_url_itself(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, HOSTILE_FILE)
+    merged = apply_named_setting({"setting-name": "production"}, ws, ENV, RecordingReporter(),
+                                 ("login.evil.example", "graph.evil.example"))
+    assert merged["graph-url"] == "https://graph.evil.example"
+    given = {"setting-name": "graph-only", "graph-url": "https://graph.microsoft.com"}
+    assert apply(ws, given)["graph-url"] == "https://graph.microsoft.com"

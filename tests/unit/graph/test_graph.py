@@ -101,6 +101,24 @@ def test_paging_follows_next_link(httpx_mock: HTTPXMock, graph: GraphClient) -> 
     assert [a["id"] for a in graph.get_all("deviceAppManagement/mobileApps")] == ["1", "2"]
 
 
+@pytest.mark.parametrize("link", [
+    "https://graph.evil.example/beta/deviceAppManagement/mobileApps?page=2",
+    "https://graph.microsoft.com.evil.example/beta/deviceAppManagement/mobileApps",
+    "http://graph.microsoft.com/beta/deviceAppManagement/mobileApps?page=2",
+    "https://graph.microsoft.com:8443/beta/deviceAppManagement/mobileApps",
+    "HTTPS://attacker@graph.evil.example/beta",
+])
+def test_the_token_never_follows_a_next_link_to_another_host(
+    httpx_mock: HTTPXMock, graph: GraphClient, link: str
+) -> None:
+    httpx_mock.add_response(method="GET", url=APPS,
+                            json={"value": [{"id": "1"}], "@odata.nextLink": link})
+    with pytest.raises(ServiceError, match=r"not to its own host graph\.microsoft\.com"):
+        list(graph.get_all("deviceAppManagement/mobileApps"))
+    graph_calls = [r for r in httpx_mock.get_requests() if "Authorization" in r.headers]
+    assert [str(r.url) for r in graph_calls] == [APPS]  # nothing went to the other host
+
+
 def test_connection_errors_retry_and_a_sent_create_is_not_repeated(
     httpx_mock: HTTPXMock, graph: GraphClient, sleeps: Sleeps
 ) -> None:
