@@ -14,6 +14,7 @@ docs/protocol.md, "Relationships".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,7 +162,7 @@ class RelationshipsApi:
 
     def _check_graph(self, app: App, rows: list[Row]) -> None:
         """The world with these rows: no cycle, and each graph within its limit."""
-        edges = {a.id: [(r["kind"], r["target"]) for r in a.relationships]
+        edges: Edges = {a.id: [(r["kind"], r["target"]) for r in a.relationships]
                  for a in self.state.apps.values()}
         edges[app.id] = [(r.kind, r.target) for r in rows]
         for kind in ("supersedence", "dependency"):
@@ -182,33 +183,18 @@ class RelationshipsApi:
                 f"have {len(needed)}.")
 
 
-def _reaches(edges: dict[str, list[tuple[str, str]]], kind: str, start: list[str],
-             goal: str) -> bool:
-    seen: set[str] = set()
-    queue = list(start)
-    while queue:
-        node = queue.pop()
-        if node == goal:
-            return True
-        if node in seen:
-            continue
-        seen.add(node)
-        queue += [t for k, t in edges.get(node, []) if k == kind]
-    return False
+Edges = dict[str, list[tuple[str, str]]]
 
 
-def _closure(edges: dict[str, list[tuple[str, str]]], kind: str, start: str) -> set[str]:
-    seen: set[str] = set()
-    queue = [start]
-    while queue:
-        node = queue.pop()
-        if node not in seen:
-            seen.add(node)
-            queue += [t for k, t in edges.get(node, []) if k == kind]
-    return seen
+def _reaches(edges: Edges, kind: str, start: list[str], goal: str) -> bool:
+    return goal in _walk(start, lambda node: [t for k, t in edges.get(node, []) if k == kind])
 
 
-def _component(edges: dict[str, list[tuple[str, str]]], kind: str, start: str) -> set[str]:
+def _closure(edges: Edges, kind: str, start: str) -> set[str]:
+    return _walk([start], lambda node: [t for k, t in edges.get(node, []) if k == kind])
+
+
+def _component(edges: Edges, kind: str, start: str) -> set[str]:
     """Every app joined to ``start`` by ``kind`` edges, in either direction."""
     undirected: dict[str, set[str]] = {}
     for source, out in edges.items():
@@ -216,12 +202,15 @@ def _component(edges: dict[str, list[tuple[str, str]]], kind: str, start: str) -
             if k == kind:
                 undirected.setdefault(source, set()).add(target)
                 undirected.setdefault(target, set()).add(source)
+    return _walk([start], lambda node: list(undirected.get(node, ())))
+
+
+def _walk(start: list[str], neighbours: Callable[[str], list[str]]) -> set[str]:
     seen: set[str] = set()
-    queue = [start]
+    queue = list(start)
     while queue:
         node = queue.pop()
         if node not in seen:
             seen.add(node)
-            queue += list(undirected.get(node, ()))
+            queue += neighbours(node)
     return seen
-

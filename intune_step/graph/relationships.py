@@ -10,7 +10,7 @@ the whole set (docs/protocol.md, "Relationships").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,27 +117,26 @@ def graph_of(graph: GraphClient, start: Iterable[str], supersedence: bool,
              limit: int) -> set[str]:
     """The apps connected to ``start`` through one kind of relationship, both directions;
     reading stops once more than ``limit`` apps are found (the caller refuses then)."""
-    seen: set[str] = set()
-    queue = list(start)
-    while queue and len(seen) <= limit:
-        app_id = queue.pop()
-        if app_id in seen:
-            continue
-        seen.add(app_id)
+
+    def neighbours(app_id: str) -> list[str]:
         found = read(graph, app_id)
-        rows = found.own + found.parents
-        queue += [r.target_id for r in rows if r.supersedes == supersedence]
-    return seen
+        return [r.target_id for r in found.own + found.parents if r.supersedes == supersedence]
+
+    return _walk(start, neighbours, limit)
 
 
 def depends_on(graph: GraphClient, start: Iterable[str], limit: int) -> set[str]:
     """Every app ``start`` needs, directly or through others (dependency rows, downwards)."""
+    return _walk(start, lambda app_id: read(graph, app_id).dependencies(), limit)
+
+
+def _walk(start: Iterable[str], neighbours: Callable[[str], list[str]], limit: int) -> set[str]:
+    """Every app reachable from ``start``, each read once, until more than ``limit``."""
     seen: set[str] = set()
     queue = list(start)
     while queue and len(seen) <= limit:
         app_id = queue.pop()
-        if app_id in seen:
-            continue
-        seen.add(app_id)
-        queue += read(graph, app_id).dependencies()
+        if app_id not in seen:
+            seen.add(app_id)
+            queue += neighbours(app_id)
     return seen
