@@ -119,7 +119,7 @@ class ContentVersions:
             return file_path, wait_for_state(
                 lambda: self.graph.get(file_path, what="read the content file"), "uploadState",
                 "azureStorageUriRequestSuccess", UPLOAD_URI_PENDING,
-                "waiting for the upload URL", self.waits)
+                "waiting for the upload URL", self.waits, self.waits.schedules.upload_url)
         except UnexpectedStateError as exc:
             if exc.state in URI_FAILED:
                 try:
@@ -148,7 +148,8 @@ class ContentVersions:
                             {"fileEncryptionInfo": upload.encryption_info.to_graph()},
                             what="commit the content file")
             wait_for_state(read_file, "uploadState", "commitFileSuccess", COMMIT_PENDING,
-                           "waiting for the commit", self.waits, timeout=commit_timeout)
+                           "waiting for the commit", self.waits, self.waits.schedules.commit,
+                           timeout=commit_timeout)
 
         # A failed commit is posted once more, as terraform does; a real mismatch fails again.
         again_on_states(commit, COMMIT_FAILED, "committing again", self.reporter)
@@ -159,7 +160,7 @@ class ContentVersions:
         wait_for_state(
             lambda: self.graph.get(f"{APPS}/{app_id}", what="read app"),
             "publishingState", "published", ("notPublished", "processing"),
-            "waiting for the app to be published", self.waits,
+            "waiting for the app to be published", self.waits, self.waits.schedules.publish,
         )
 
 
