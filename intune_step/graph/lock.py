@@ -162,21 +162,25 @@ class AppLock:
                 self._reporter.warning(f"Could not refresh the lock on app {self.app_id}: "
                                        f"{getattr(exc, 'message', exc)}")
 
-    def check(self) -> dict[str, Any]:
-        """Raise unless this run still holds the app; returns the app as read."""
+    def check(self, just_read: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Raise unless this run still holds the app; returns the app as read.
+        ``just_read``: the app as the caller read it a moment ago (the last poll of a wait),
+        checked instead of reading it again."""
         with self._mutex:
-            app = self._read()
+            app = just_read if just_read is not None else self._read()
             self._require(app)
             return app
 
     def patch(self, body: dict[str, Any], what: str, content: ContentTag | None = None,
-              release: bool = False, user_notes: str | None = None) -> dict[str, Any]:
+              release: bool = False, user_notes: str | None = None,
+              just_read: dict[str, Any] | None = None) -> dict[str, Any]:
         """PATCH ``body`` plus notes (our content tag, lock kept or dropped), while held.
-        ``user_notes`` replaces the user's part of the notes; None keeps it."""
+        ``user_notes`` replaces the user's part of the notes; None keeps it. ``just_read``
+        as for :meth:`check`: only a read made after this run's last write, moments ago."""
         if release:
             self._halt()  # outside the mutex: the heartbeat may be waiting for it
         with self._mutex:
-            app = self._read()
+            app = just_read if just_read is not None else self._read()
             self._require(app)
             notes = app.get("notes") if user_notes is None else user_notes
             lock = None if release else self.tag()
@@ -208,6 +212,10 @@ class AppLock:
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
         self.held = False
+
+    def abandon(self) -> None:
+        """Stop holding without writing: the app is about to be deleted."""
+        self._halt()
 
     def release(self) -> None:
         """Drop our tag if it is still there; never fails the run."""
