@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from intune_step.config.credentials import ENV_NAME, KIND_OF_INPUT
 from intune_step.config.paths import in_workspace, shown
 from intune_step.config.text import clean
@@ -50,6 +48,8 @@ class SettingsFile:
 
 def load_settings_file(path: Path) -> SettingsFile:
     """Parse and check the whole file; every problem names the entry and key."""
+    import yaml  # only a run with a settings file pays for it
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

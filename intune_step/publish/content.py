@@ -89,11 +89,12 @@ class ContentVersions:
             raise
         return Published(cv, upload.file_sha256, self._wait_published(app_id))
 
-    def clean_up(self, app: dict[str, Any]) -> None:
+    def clean_up(self, app: dict[str, Any], lock: AppLock) -> None:
         """Delete content versions a dead run created after the committed one, never used.
 
         Only versions newer than the committed one can be left over (each run cleans up
-        before it uploads), so an app with years of versions costs one listing."""
+        before it uploads), so an app with years of versions costs one listing. Deleting
+        waits until the lock is confirmed: a live run's new version looks the same."""
         app_id = str(app["id"])
         cast = f"{APPS}/{app_id}/microsoft.graph.{graph_type(app)}"
         committed = _int(app.get("committedContentVersion")) or 0
@@ -107,6 +108,7 @@ class ContentVersions:
                                    what="read a content version's files").get("value", [])
             if any(f.get("uploadState") == "commitFileSuccess" for f in files):
                 continue  # committed content: a version someone may still point the app at
+            lock.confirmed()
             self._delete(cast, vid, "left uncommitted by an earlier run")
 
     def _delete(self, cast: str, vid: str, why: str) -> None:

@@ -32,7 +32,14 @@ from intune_step.graph import assignments as assign_mod
 from intune_step.graph import categories as cat_mod
 from intune_step.graph.bodies import app_body, display_name, update_body
 from intune_step.graph.client import GraphClient
-from intune_step.graph.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
+from intune_step.graph.lock import (
+    AppLock,
+    AppVanishedError,
+    LockContendedError,
+    LockLostError,
+    LockPolicy,
+    new_run_id,
+)
 from intune_step.graph.lookup import APPS, AppFinder, identity_fields
 from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, user_notes
 from intune_step.graph.versions import VERSION_FIELDS
@@ -282,8 +289,20 @@ class Publisher:
 
     # -- an app that exists ---------------------------------------------------------------
     def _existing(self, run: _Run, app_id: str, first_plan: Plan | None) -> PublishResult:
-        lock = self._lock(app_id)
-        app = lock.acquire()
+        while True:
+            lock = self._lock(app_id)
+            try:
+                return self._holding(run, app_id, lock, first_plan)
+            except LockContendedError as exc:
+                self.reporter.info(exc.message)  # another run took it first: wait for it
+                first_plan = None
+
+    def _holding(self, run: _Run, app_id: str, lock: AppLock,
+                 first_plan: Plan | None) -> PublishResult:
+        """Take the app and publish into it. The lock's settle runs meanwhile (background
+        acquire): the plan, the clean-up listing, the new version and the upload change
+        nothing another run relies on, and every write that does waits for the lock's answer."""
+        app = lock.acquire(background=True)
         try:
             plan = self.plan(run, app)
             if first_plan is None or plan.operation != first_plan.operation:
@@ -292,11 +311,13 @@ class Publisher:
                 lock.release()
                 return self._result(run, app, plan)
             if not plan.upload:
-                self._apply(run, app_id, lock, just_read=app)
+                self._apply(run, app_id, lock)
                 return self._result(run, app, plan)  # the metadata PATCH changes none of it
-            self.content.clean_up(app)
+            self.content.clean_up(app, lock)
             try:
                 published = self._publish_content(run, app_id, lock, new_app=False, app=app)
+            except (LockContendedError, LockLostError):
+                raise  # the app is another run's now: nothing of it is this run's to remove
             except BaseException as exc:
                 if plan.operation == "resume" and content_tag(app.get("notes")) is not None:
                     lock.release()
