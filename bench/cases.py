@@ -62,8 +62,10 @@ class Client:
 
 
 def clients(before: Path | None) -> list[Client]:
-    found = [Client("intune-step publish", ["intune_step", "publish"]),
-             Client("baseline publish", ["bench.baseline"])]
+    found = [
+        Client("intune-step publish", ["intune_step", "publish"]),
+        Client("baseline publish", ["bench.baseline"]),
+    ]
     if before is not None:
         found.append(Client("intune-step before", ["intune_step", "publish"], before))
     return found
@@ -75,8 +77,9 @@ def _wait(proc: subprocess.Popen[Any]) -> tuple[int, resource.struct_rusage]:
     return proc.returncode, usage
 
 
-def run_measured(cmd: list[str], env: dict[str, str],
-                 log: Path) -> tuple[int, float, resource.struct_rusage]:
+def run_measured(
+    cmd: list[str], env: dict[str, str], log: Path
+) -> tuple[int, float, resource.struct_rusage]:
     """Run ``cmd`` to the end; (exit code, wall seconds, its own rusage)."""
     with log.open("wb") as out:
         started = time.perf_counter()
@@ -101,9 +104,15 @@ class Server:
         self.report: dict[str, Any] = {}
         self._log = log.open("wb")
         cmd = [sys.executable, "-m", "bench.server", str(latency_s), str(bandwidth)]
-        self._proc = subprocess.Popen(cmd + ([timing] if timing else []),
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                      stderr=self._log, cwd=REPO, env=child_env(), text=True)
+        self._proc = subprocess.Popen(
+            cmd + ([timing] if timing else []),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            cwd=REPO,
+            env=child_env(),
+            text=True,
+        )
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline()
         if not line:
@@ -145,8 +154,16 @@ def emulator(net: Network, timing: str | None, log: Path) -> Iterator[Server]:
         server.stop()
 
 
-def publish(client: Client, path: Path, size: int, net: Network, timing: str | None,
-            workdir: Path, tag: str, again: bool = False) -> list[Result]:
+def publish(
+    client: Client,
+    path: Path,
+    size: int,
+    net: Network,
+    timing: str | None,
+    workdir: Path,
+    tag: str,
+    again: bool = False,
+) -> list[Result]:
     """One publish of ``path`` into a fresh emulator; ``again``: then a re-run of the same
     file into the same emulator (the unchanged re-run), as a second result."""
     results: list[Result] = []
@@ -156,16 +173,24 @@ def publish(client: Client, path: Path, size: int, net: Network, timing: str | N
         for number in range(2 if again else 1):
             log = workdir / f"{tag}.{number}.log"
             code, wall, usage = run_measured(client.command(path), env, log)
-            result = Result(client.case, size, path.stat().st_size, wall, usage.ru_maxrss,
-                            usage.ru_utime + usage.ru_stime)
+            result = Result(
+                client.case,
+                size,
+                path.stat().st_size,
+                wall,
+                usage.ru_maxrss,
+                usage.ru_utime + usage.ru_stime,
+            )
             if code != 0:
                 result.error = f"exit {code}, see {log}"
             report = server.ask()
             total = report.get("requests", {})
-            result.requests = {k: n - seen.get(k, 0) for k, n in total.items()
-                               if n > seen.get(k, 0)}
-            result.lateness = report.get("lateness", [])[len(results[0].lateness)
-                                                         if results else 0:]
+            result.requests = {
+                k: n - seen.get(k, 0) for k, n in total.items() if n > seen.get(k, 0)
+            }
+            result.lateness = report.get("lateness", [])[
+                len(results[0].lateness) if results else 0 :
+            ]
             seen = dict(total)
             results.append(result)
     results[0].server_cpu = server.cpu
@@ -176,11 +201,28 @@ def openssl_enc(path: Path, size: int, workdir: Path) -> Result | None:
     openssl = shutil.which("openssl")
     if openssl is None:
         return None
-    cmd = [openssl, "enc", "-aes-256-cbc", "-K", secrets.token_hex(32),
-           "-iv", secrets.token_hex(16), "-in", str(path), "-out", os.devnull]
+    cmd = [
+        openssl,
+        "enc",
+        "-aes-256-cbc",
+        "-K",
+        secrets.token_hex(32),
+        "-iv",
+        secrets.token_hex(16),
+        "-in",
+        str(path),
+        "-out",
+        os.devnull,
+    ]
     code, wall, usage = run_measured(cmd, child_env(), workdir / "openssl.log")
-    result = Result("openssl enc -aes-256-cbc", size, path.stat().st_size, wall,
-                    usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+    result = Result(
+        "openssl enc -aes-256-cbc",
+        size,
+        path.stat().st_size,
+        wall,
+        usage.ru_maxrss,
+        usage.ru_utime + usage.ru_stime,
+    )
     if code != 0:
         result.error = f"exit {code}"
     return result
@@ -189,10 +231,17 @@ def openssl_enc(path: Path, size: int, workdir: Path) -> Result | None:
 def crypto_pass(path: Path, size: int, workdir: Path) -> Result:
     """The pass's own time, from inside the process (interpreter start-up left out)."""
     log = workdir / "cryptopass.log"
-    code, _, usage = run_measured([sys.executable, "-m", "bench.cryptopass", str(path)],
-                                  child_env(), log)
-    result = Result("encrypt-and-digest pass", size, path.stat().st_size, 0.0,
-                    usage.ru_maxrss, usage.ru_utime + usage.ru_stime)
+    code, _, usage = run_measured(
+        [sys.executable, "-m", "bench.cryptopass", str(path)], child_env(), log
+    )
+    result = Result(
+        "encrypt-and-digest pass",
+        size,
+        path.stat().st_size,
+        0.0,
+        usage.ru_maxrss,
+        usage.ru_utime + usage.ru_stime,
+    )
     if code != 0:
         result.error = f"exit {code}, see {log}"
         return result
@@ -232,13 +281,20 @@ def startup(client: Client, rounds: int) -> Startup:
         return time.perf_counter() - started
 
     bare = statistics.median(wall([sys.executable, "-c", "pass"]) for _ in range(rounds))
-    version = statistics.median(wall([sys.executable, "-m", "intune_step", "--version"])
-                                for _ in range(rounds))
+    version = statistics.median(
+        wall([sys.executable, "-m", "intune_step", "--version"]) for _ in range(rounds)
+    )
     probes = []
     loaded = ""
     for _ in range(rounds):
-        out = subprocess.run([sys.executable, "-c", STARTUP_PROBE], env=env, cwd=REPO,
-                             capture_output=True, text=True, check=True).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", STARTUP_PROBE],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
         probes.append(float(out[0]))
         loaded = out[1] if len(out) > 1 else ""
     return Startup(client.case, bare, version, statistics.median(probes), loaded)

@@ -77,8 +77,10 @@ def size_table(results: list[Result]) -> list[str]:
     for (size, case), runs in grouped(results).items():
         good = [r for r in runs if not r.error]
         if not good:
-            lines.append(f"| {size_label(size)} | {case} | {len(runs)} | failed: "
-                         f"{runs[0].error} | | | | | | |")
+            lines.append(
+                f"| {size_label(size)} | {case} | {len(runs)} | failed: "
+                f"{runs[0].error} | | | | | | |"
+            )
             continue
         wall = statistics.median(r.wall for r in good)
         cpu = statistics.median(r.cpu for r in good)
@@ -90,7 +92,8 @@ def size_table(results: list[Result]) -> list[str]:
             f"{min(r.wall for r in good):.2f}-{max(r.wall for r in good):.2f} | "
             f"{good[0].file_bytes / MiB / wall:.0f} | {rss:.0f} | {cpu:.1f} | "
             f"{f'{statistics.median(server):.1f}' if server else ''} | "
-            f"{f'{statistics.median(requests):g}' if requests else ''} |")
+            f"{f'{statistics.median(requests):g}' if requests else ''} |"
+        )
     return lines
 
 
@@ -107,15 +110,16 @@ def requests_table(bench: Bench) -> list[str]:
             columns.append((f"{case}: unchanged re-run", rerun[0].requests))
     if not columns:
         return []
-    kinds = sorted({k for _, counts in columns for k in counts},
-                   key=lambda k: (k.split()[1], k.split()[0]))
-    lines = ["| request | " + " | ".join(name for name, _ in columns) + " |",
-             "|---|" + "---:|" * len(columns)]
+    kinds = sorted(
+        {k for _, counts in columns for k in counts}, key=lambda k: (k.split()[1], k.split()[0])
+    )
+    lines = [
+        "| request | " + " | ".join(name for name, _ in columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
     for kind in kinds:
-        lines.append(f"| `{kind}` | " + " | ".join(str(c.get(kind, "")) for _, c in columns)
-                     + " |")
-    lines.append("| **total** | " + " | ".join(f"**{sum(c.values())}**" for _, c in columns)
-                 + " |")
+        lines.append(f"| `{kind}` | " + " | ".join(str(c.get(kind, "")) for _, c in columns) + " |")
+    lines.append("| **total** | " + " | ".join(f"**{sum(c.values())}**" for _, c in columns) + " |")
     return lines
 
 
@@ -131,30 +135,42 @@ def lateness_table(bench: Bench) -> list[str]:
     if not by_case:
         return []
     states = ("upload_uri", "commit", "publish")
-    lines = ["| case | publishes | median wall s | " + " | ".join(
-        f"{s} mean / max late s" for s in states) + " | mean per wait s |",
-             "|---|---:|---:|" + "---:|" * (len(states) + 1)]
+    lines = [
+        "| case | publishes | median wall s | "
+        + " | ".join(f"{s} mean / max late s" for s in states)
+        + " | mean per wait s |",
+        "|---|---:|---:|" + "---:|" * (len(states) + 1),
+    ]
     for case, per_state in by_case.items():
         cells = []
         every: list[float] = []
         for state in states:
             values = per_state.get(state, [])
             every += values
-            cells.append(f"{statistics.mean(values):.2f} / {max(values):.2f}" if values
-                         else "not waited for")
-        lines.append(f"| {case} | {len(walls[case])} | {statistics.median(walls[case]):.2f} | "
-                     + " | ".join(cells) + f" | {statistics.mean(every):.2f} |")
+            cells.append(
+                f"{statistics.mean(values):.2f} / {max(values):.2f}" if values else "not waited for"
+            )
+        lines.append(
+            f"| {case} | {len(walls[case])} | {statistics.median(walls[case]):.2f} | "
+            + " | ".join(cells)
+            + f" | {statistics.mean(every):.2f} |"
+        )
     return lines
 
 
 def startup_table(bench: Bench) -> list[str]:
     if not bench.startups:
         return []
-    lines = ["| tree | `python -c pass` s | `intune-step --version` s | publish-path imports s "
-             "| heavy modules loaded |", "|---|---:|---:|---:|---|"]
+    lines = [
+        "| tree | `python -c pass` s | `intune-step --version` s | publish-path imports s "
+        "| heavy modules loaded |",
+        "|---|---:|---:|---:|---|",
+    ]
     for s in bench.startups:
-        lines.append(f"| {s.case} | {s.bare:.3f} | {s.version:.3f} | {s.imports:.3f} | "
-                     f"{s.loaded.replace(',', ', ')} |")
+        lines.append(
+            f"| {s.case} | {s.bare:.3f} | {s.version:.3f} | {s.imports:.3f} | "
+            f"{s.loaded.replace(',', ', ')} |"
+        )
     return lines
 
 
@@ -162,40 +178,50 @@ def targets(bench: Bench) -> list[str]:
     groups = grouped(bench.results)
     lines = []
     for size in bench.sizes:
-        mine, base = median_wall(groups.get((size, OURS), [])), \
-            median_wall(groups.get((size, BASE), []))
+        mine, base = (
+            median_wall(groups.get((size, OURS), [])),
+            median_wall(groups.get((size, BASE), [])),
+        )
         if mine and base:
             ratio = base / mine
             if size >= 1024 * MiB:
                 goal, met = ">= 4x", ratio >= 4
             else:
                 goal, met = ">= 1x (judged at 4 KiB and 64 MiB)", ratio >= 1
-            lines.append(f"- {size_label(size)}: baseline median / intune-step median = "
-                         f"{ratio:.2f}x (target {goal}) {_verdict(met)}")
+            lines.append(
+                f"- {size_label(size)}: baseline median / intune-step median = "
+                f"{ratio:.2f}x (target {goal}) {_verdict(met)}"
+            )
         before = median_wall(groups.get((size, BEFORE), []))
         if mine and before:
-            lines.append(f"  - {size_label(size)}: before median / intune-step median = "
-                         f"{before / mine:.2f}x")
+            lines.append(
+                f"  - {size_label(size)}: before median / intune-step median = {before / mine:.2f}x"
+            )
     sized = [s for s in bench.sizes if s >= 64 * MiB]
     if len(sized) >= 2:
         low, high = min(sized), max(sized)
         rss_low = max((r.rss_kib for r in groups.get((low, OURS), [])), default=0)
         rss_high = max((r.rss_kib for r in groups.get((high, OURS), [])), default=0)
         if rss_low and rss_high:
-            lines.append(f"- peak RSS {size_label(high)} / {size_label(low)}: "
-                         f"{rss_high / rss_low:.2f}x, {rss_high / 1024:.0f} MiB "
-                         f"(target: flat) {_verdict(rss_high / rss_low <= 1.10)}")
-    first = [r for r in bench.results if r.case == OURS and r.size == bench.smallest
-             and r.requests]
+            lines.append(
+                f"- peak RSS {size_label(high)} / {size_label(low)}: "
+                f"{rss_high / rss_low:.2f}x, {rss_high / 1024:.0f} MiB "
+                f"(target: flat) {_verdict(rss_high / rss_low <= 1.10)}"
+            )
+    first = [r for r in bench.results if r.case == OURS and r.size == bench.smallest and r.requests]
     if first:
         total = sum(first[0].requests.values())
-        lines.append(f"- Graph requests, first publish of an iOS app: {total} (target <= 18) "
-                     f"{_verdict(total <= 18)}")
+        lines.append(
+            f"- Graph requests, first publish of an iOS app: {total} (target <= 18) "
+            f"{_verdict(total <= 18)}"
+        )
     late = [rec["late"] for r in bench.realistic if r.case == OURS for rec in r.lateness]
     if late:
         mean = statistics.mean(late)
-        lines.append(f"- mean lateness per wait, realistic timing: {mean:.2f} s (target <= 0.5 s)"
-                     f" {_verdict(mean <= 0.5)}")
+        lines.append(
+            f"- mean lateness per wait, realistic timing: {mean:.2f} s (target <= 0.5 s)"
+            f" {_verdict(mean <= 0.5)}"
+        )
     return lines
 
 

@@ -33,8 +33,9 @@ def kind(record: RequestRecord) -> str:
 def main() -> None:
     latency, bandwidth = float(sys.argv[1]), int(sys.argv[2])
     timing = StateTiming.parse(sys.argv[3]) if len(sys.argv) > 3 else None
-    config = EmulatorConfig(blob_latency_s=latency, blob_bandwidth_bps=bandwidth or None,
-                            timing=timing)
+    config = EmulatorConfig(
+        blob_latency_s=latency, blob_bandwidth_bps=bandwidth or None, timing=timing
+    )
     with Emulator(config) as emu:
         print(json.dumps(emu.env()), flush=True)
         for _ in sys.stdin:  # the harness asks between publishes, and closes stdin at the end
@@ -44,8 +45,10 @@ def main() -> None:
 
 def report(emu: Emulator) -> dict[str, object]:
     graph = [r for r in emu.request_log if r.service == "graph"]
-    return {"requests": dict(Counter(kind(r) for r in graph)),
-            "lateness": [asdict(x) for x in emu.lateness()]}
+    return {
+        "requests": dict(Counter(kind(r) for r in graph)),
+        "lateness": [asdict(x) for x in emu.lateness()],
+    }
 
 
 if __name__ == "__main__":

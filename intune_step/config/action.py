@@ -74,4 +74,3 @@ def input_names() -> list[str]:
 
 def output_names() -> list[str]:
     return list(action_definition()["outputs"])
-

@@ -14,5 +14,12 @@ from .faults import Fault
 from .server import RequestRecord
 from .timing import Delay, Lateness, StateTiming
 
-__all__ = ["Delay", "Emulator", "EmulatorConfig", "Fault", "Lateness", "RequestRecord",
-           "StateTiming"]
+__all__ = [
+    "Delay",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "Lateness",
+    "RequestRecord",
+    "StateTiming",
+]

@@ -29,16 +29,18 @@ class LostCreationRace(Exception):
 class CreationCheck:
     """Started right after the create; :meth:`settle` answers whether this run's app stays."""
 
-    def __init__(self, finder: AppFinder, meta: AppMetadata, created: dict[str, Any],
-                 policy: LockPolicy) -> None:
+    def __init__(
+        self, finder: AppFinder, meta: AppMetadata, created: dict[str, Any], policy: LockPolicy
+    ) -> None:
         self._finder = finder
         self._meta = meta
         self._created = created
         self._policy = policy
         self._winner: str | None = None
         self._error: Exception | None = None
-        self._thread = threading.Thread(target=self._run, name="intune-step-creation-check",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="intune-step-creation-check", daemon=True
+        )
         self._thread.start()
 
     def _run(self) -> None:

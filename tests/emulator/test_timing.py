@@ -21,8 +21,9 @@ from intune_step.emulator.sandbox import parse_args
 from .helpers import Api, ios_body
 
 PLAIN = b"timing" * 500
-FIXED = StateTiming(upload_uri=Delay("fixed", 0.4), commit=Delay("fixed", 0.4),
-                    publish=Delay("fixed", 0.4))
+FIXED = StateTiming(
+    upload_uri=Delay("fixed", 0.4), commit=Delay("fixed", 0.4), publish=Delay("fixed", 0.4)
+)
 
 
 def _file(api: Api, path: str) -> dict:
@@ -34,16 +35,22 @@ def _start(api: Api) -> tuple[str, str, str]:
     base = f"deviceAppManagement/mobileApps/{app_id}/microsoft.graph.iosLobApp/contentVersions"
     version = api.ok("POST", base, {}, 201)["id"]
     blob, _ = encrypt_bytes(PLAIN)
-    body = {"@odata.type": "#microsoft.graph.mobileAppContentFile", "name": "a.ipa",
-            "size": len(PLAIN), "sizeEncrypted": len(blob), "manifest": None,
-            "isDependency": False}
+    body = {
+        "@odata.type": "#microsoft.graph.mobileAppContentFile",
+        "name": "a.ipa",
+        "size": len(PLAIN),
+        "sizeEncrypted": len(blob),
+        "manifest": None,
+        "isDependency": False,
+    }
     entity = api.ok("POST", f"{base}/{version}/files", body, 201)
     return app_id, version, f"{base}/{version}/files/{entity['id']}"
 
 
 @pytest.mark.emu(timing=FIXED, upload_uri_pending_polls=0)
 def test_a_state_stays_pending_until_its_delay_has_passed_however_often_it_is_read(
-        api: Api) -> None:
+    api: Api,
+) -> None:
     _, _, path = _start(api)
     started = time.monotonic()
     states = []
@@ -55,10 +62,10 @@ def test_a_state_stays_pending_until_its_delay_has_passed_however_often_it_is_re
     assert _file(api, path)["uploadState"] == "azureStorageUriRequestSuccess"
 
 
-@pytest.mark.emu(timing=StateTiming.at_once(), upload_uri_pending_polls=5,
-                 publish_pending_polls=5)
+@pytest.mark.emu(timing=StateTiming.at_once(), upload_uri_pending_polls=5, publish_pending_polls=5)
 def test_at_once_every_state_is_done_by_the_first_read_whatever_the_poll_counts(
-        emu: Emulator, api: Api) -> None:
+    emu: Emulator, api: Api
+) -> None:
     plain = b"x" * 3000
     upload = api.start_upload(*_blob_and_size(plain))
     assert upload.entity["uploadState"] == "azureStorageUriRequestSuccess"
@@ -68,8 +75,10 @@ def test_at_once_every_state_is_done_by_the_first_read_whatever_the_poll_counts(
     assert api.put_block_list(upload.entity["azureStorageUri"], ids).status_code == 201
     assert api.commit(upload, info).status_code == 200
     api.wait(upload.file_path, "commitFileSuccess")  # the check of the blob still takes a moment
-    body = {"@odata.type": "#microsoft.graph.iosLobApp",
-            "committedContentVersion": upload.version_id}
+    body = {
+        "@odata.type": "#microsoft.graph.iosLobApp",
+        "committedContentVersion": upload.version_id,
+    }
     assert api.call("PATCH", path, body).status_code == 204
     assert api.ok("GET", path)["publishingState"] == "published"  # the first read
     seen = {record.state for record in emu.lateness()}
@@ -84,7 +93,8 @@ def _blob_and_size(plain: bytes) -> tuple[bytes, int]:
 
 @pytest.mark.emu(timing=FIXED)
 def test_lateness_is_the_time_from_completing_to_the_first_read_that_shows_it(
-        emu: Emulator, api: Api) -> None:
+    emu: Emulator, api: Api
+) -> None:
     _, _, path = _start(api)
     time.sleep(0.4 + 0.3)  # completes at 0.4 s, read 0.3 s after
     assert _file(api, path)["uploadState"] == "azureStorageUriRequestSuccess"
@@ -96,7 +106,8 @@ def test_lateness_is_the_time_from_completing_to_the_first_read_that_shows_it(
 
 @pytest.mark.emu(timing=StateTiming(commit=Delay("fixed", 0.3)))
 def test_a_commit_completes_after_its_delay_and_after_the_blob_was_checked(
-        emu: Emulator, api: Api) -> None:
+    emu: Emulator, api: Api
+) -> None:
     blob, info = encrypt_bytes(PLAIN)
     upload = api.start_upload(blob, len(PLAIN))
     ids = api.upload_blocks(upload.entity["azureStorageUri"], blob)
@@ -118,8 +129,10 @@ def test_publishing_takes_its_delay(api: Api) -> None:
     api.commit(upload, info)
     api.wait(upload.file_path, "commitFileSuccess")
     path = f"deviceAppManagement/mobileApps/{upload.app_id}"
-    body = {"@odata.type": "#microsoft.graph.iosLobApp",
-            "committedContentVersion": upload.version_id}
+    body = {
+        "@odata.type": "#microsoft.graph.iosLobApp",
+        "committedContentVersion": upload.version_id,
+    }
     assert api.call("PATCH", path, body).status_code == 204
     assert api.ok("GET", path)["publishingState"] == "processing"
     time.sleep(0.35)

@@ -66,6 +66,7 @@ import intune_step.commands.cli, intune_step.commands.run, intune_step.ci.github
 print(sorted(m for m in sys.modules if m == "yaml" or m.startswith(
     ("intune_step.auth.certificates", "cryptography.x509", "intune_step.emulator"))))
 """
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                         cwd=REPO, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO, check=True
+    ).stdout
     assert out.strip() == "[]"
