@@ -78,12 +78,13 @@ def _wait(proc: subprocess.Popen[Any]) -> tuple[int, resource.struct_rusage]:
 
 
 def run_measured(
-    cmd: list[str], env: dict[str, str], log: Path
+    cmd: list[str], env: dict[str, str], log: Path, cwd: Path = REPO
 ) -> tuple[int, float, resource.struct_rusage]:
-    """Run ``cmd`` to the end; (exit code, wall seconds, its own rusage)."""
+    """Run ``cmd`` to the end; (exit code, wall seconds, its own rusage). ``cwd`` matters:
+    ``python -m`` imports from it before PYTHONPATH."""
     with log.open("wb") as out:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
         code, usage = _wait(proc)
         return code, time.perf_counter() - started, usage
 
@@ -172,7 +173,7 @@ def publish(
         env = child_env({**server.env, **CLIENT_ENV}, client.tree)
         for number in range(2 if again else 1):
             log = workdir / f"{tag}.{number}.log"
-            code, wall, usage = run_measured(client.command(path), env, log)
+            code, wall, usage = run_measured(client.command(path), env, log, client.tree)
             result = Result(
                 client.case,
                 size,
@@ -277,7 +278,7 @@ def startup(client: Client, rounds: int) -> Startup:
 
     def wall(cmd: list[str]) -> float:
         started = time.perf_counter()
-        subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, check=True)
+        subprocess.run(cmd, env=env, cwd=client.tree, capture_output=True, check=True)
         return time.perf_counter() - started
 
     bare = statistics.median(wall([sys.executable, "-c", "pass"]) for _ in range(rounds))
@@ -290,7 +291,7 @@ def startup(client: Client, rounds: int) -> Startup:
         out = subprocess.run(
             [sys.executable, "-c", STARTUP_PROBE],
             env=env,
-            cwd=REPO,
+            cwd=client.tree,
             capture_output=True,
             text=True,
             check=True,
