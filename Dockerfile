@@ -28,4 +28,12 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation /opt/intune-step \
 USER 1001:1001
 WORKDIR /home/intune
 
+# Compile step: every run starts from bytecode, the standard library's included (the python
+# image ships none, and PYTHONDONTWRITEBYTECODE keeps runs from writing it), and from a JSON
+# copy of action.yml instead of parsing YAML (docs/performance.md, "Start-up").
+# olefile2.py is Python 2 code no import reaches.
+RUN python -c "from intune_step.config.action import freeze; freeze()" \
+    && python -m compileall -q -j 0 -x 'olefile/olefile2[.]py$' $(python -c 'import sysconfig \
+        as s; print(*sorted({s.get_path(n) for n in ("stdlib", "platstdlib", "purelib")}))')
+
 CMD ["intune-step", "--help"]

@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from intune_step.artifacts.base import AppMetadata, MetadataUnreadableError
-from intune_step.artifacts.dmgsign import dmg_signer
 from intune_step.errors import ArtifactError
 
 # suffix -> "module:function"; each reader takes a Path and returns AppMetadata.
@@ -69,6 +68,7 @@ def read_artifact(path: Path) -> AppMetadata:
 def _with_dmg_signer(reader: Callable[[Path], AppMetadata], path: Path) -> AppMetadata:
     """A disk image's publisher is its code signature's signer (dmgsign.py), read beside the
     volume, also for an image whose app the user's bundle-id must name."""
+    from intune_step.artifacts.dmgsign import dmg_signer  # X.509 code: DMG reads only
     try:
         meta = reader(path)
     except MetadataUnreadableError as exc:

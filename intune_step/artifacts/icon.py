@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from intune_step.artifacts.arsc import MAX_ARSC_BYTES, resolve_file_paths
 from intune_step.artifacts.base import AppMetadata
 from intune_step.artifacts.png import PngError, header, normalise
 from intune_step.artifacts.safezip import open_zip, read_member
@@ -144,6 +143,9 @@ def _ipa_icon_names(info: dict[str, Any]) -> list[str]:
 
 
 def _apk_icon(meta: AppMetadata) -> tuple[Icon | None, str]:
+    # The resource table's reader only for an APK: other runs do not pay for importing it.
+    from intune_step.artifacts.arsc import MAX_ARSC_BYTES, resolve_file_paths
+
     res_id = meta.details.get("iconResource")
     if not isinstance(res_id, int):
         return None, (f"no icon: {meta.file_name} names no launcher icon (android:icon); "

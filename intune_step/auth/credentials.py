@@ -14,7 +14,6 @@ from typing import Any
 
 import httpx
 
-from intune_step.auth.certificates import decode_inline, load_certificate
 from intune_step.auth.oidc import (
     FETCH_RETRY,
     AzureDevOpsOidc,
@@ -74,6 +73,9 @@ def build_credential(settings: Settings, http: httpx.Client, reporter: Reporter,
 
 
 def _certificate(settings: Settings, reporter: Reporter, workspace: Path) -> ClientCredential:
+    # Only a run with a certificate pays for the x509 code.
+    from intune_step.auth.certificates import decode_inline, load_certificate
+
     password = settings.certificate_password
     if password:
         reporter.mask(password)

@@ -224,8 +224,12 @@ def ci_command(host_name: str | None) -> None:
 @click.option("--port-blob", type=click.IntRange(0, 65535), default=0,
               help="Port of Azure Blob (default: any free port).")
 @click.option("--azurite", is_flag=True, help="Store blobs in Azurite (npm) instead.")
+@click.option("--timing", default=None, metavar="SPEC",
+              help="States complete after a delay instead of after one read: 'realistic', "
+                   "'at-once', or e.g. 'upload_uri=lognormal:2,0.5,commit=uniform:1,4,publish=2' "
+                   "(docs/performance.md).")
 def emulator(state_dir: Path | None, port_login: int, port_graph: int, port_blob: int,
-             azurite: bool) -> None:
+             azurite: bool, timing: str | None) -> None:
     """Run the local Intune emulator and print the settings to publish into it."""
     from intune_step.emulator.sandbox import main as run_emulator
 
@@ -233,6 +237,7 @@ def emulator(state_dir: Path | None, port_login: int, port_graph: int, port_blob
             "--port-blob", str(port_blob)]
     args += ["--state-dir", str(state_dir)] if state_dir else []
     args += ["--azurite"] if azurite else []
+    args += ["--timing", timing] if timing else []
     run_emulator(args)
 
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from intune_step.config.text import GUID
 from intune_step.errors import SettingsError
 
@@ -77,6 +75,8 @@ def parse_assignments(text: str | None) -> tuple[Assignment, ...] | None:
     """The input's assignments; None when the input is empty. Errors name the entry and fix."""
     if text is None or not text.strip():
         return None
+    import yaml  # only a run with assignments pays for it
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -19,8 +19,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
-
 from intune_step.config.clouds import GRAPH_HOSTS, LOGIN_HOSTS
 from intune_step.config.credentials import ENV_NAME, KIND_OF_INPUT
 from intune_step.config.paths import in_workspace, shown
@@ -57,6 +55,8 @@ class SettingsFile:
 
 def load_settings_file(path: Path) -> SettingsFile:
     """Parse and check the whole file; every problem names the entry and key."""
+    import yaml  # only a run with a settings file pays for it
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -9,8 +9,8 @@ run with exit 2 and the knob's name. These are for operators and tests; the step
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from intune_step.errors import SettingsError
@@ -38,8 +38,9 @@ KNOBS = (
     Knob("INTUNE_REQUEST_DEADLINE", "request_deadline", "seconds", "120",
          "the longest one request to Entra, Graph or Blob may wait for answers, its retries "
          "included (a stalled call then fails, naming it)"),
-    Knob("INTUNE_POLL_INTERVAL", "poll_interval", "seconds", "0.5 (up to 10)",
-         "the first interval when polling an Intune state; later polls back off to 20 times it"),
+    Knob("INTUNE_POLL_INTERVAL", "poll_interval", "seconds", "tuned per state",
+         "polls every Intune state at this interval, doubling up to 20 times it, instead of "
+         "the tuned schedules (docs/performance.md)"),
     Knob("INTUNE_WAIT_TIMEOUT", "wait_timeout", "seconds", "600",
          "the longest any one wait for an Intune state may last (otherwise a large commit "
          "gets more, a renewal 300)"),
@@ -48,7 +49,8 @@ KNOBS = (
     Knob("INTUNE_LOCK_HEARTBEAT_S", "lock_heartbeat", "seconds", "60",
          "how often the holder renews its lock"),
     Knob("INTUNE_LOCK_SETTLE_S", "lock_settle", "seconds", "2",
-         "the pause after creating an app before checking which run's app wins"),
+         "how long after creating an app (or writing its lock) the check of which run wins "
+         "is made; it overlaps the upload"),
     Knob("INTUNE_LOCK_POLL_S", "lock_poll", "seconds", "5",
          "how often a waiting run looks whether the lock is free"),
     Knob("INTUNE_STEP_DEBUG", "debug", "flag", "off",
@@ -61,6 +63,64 @@ KNOBS = (
     Knob("SSL_CERT_DIR", "ca_dir", "path", "the OS trust store",
          "a directory of CA certificates to trust, as OpenSSL reads it"),
 )
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """When to read a pending state again: a few fast reads (most states are done within a
+    second or two), then a steady interval for ``steady_for`` seconds, then backing off by
+    ``backoff`` per read up to ``max_interval``. Mean lateness in the steady phase is about
+    half of ``steady`` plus one request."""
+
+    fast: tuple[float, ...] = ()
+    steady: float = 0.5
+    steady_for: float = 0.0
+    backoff: float = 2.0
+    max_interval: float = 10.0
+
+    def delays(self) -> Iterator[float]:
+        """The pause before each next read, forever (the caller bounds the wait)."""
+        waited = 0.0
+        for delay in self.fast:
+            waited += delay
+            yield delay
+        interval = min(self.steady, self.max_interval)
+        if waited < self.steady_for:
+            while waited < self.steady_for:
+                waited += interval
+                yield interval
+            interval = min(interval * self.backoff, self.max_interval)
+        while True:
+            yield interval
+            interval = min(interval * self.backoff, self.max_interval)
+
+
+def _state(steady_for: float) -> PollSchedule:
+    return PollSchedule(fast=(0.05, 0.1, 0.2), steady=0.5, steady_for=steady_for,
+                        backoff=1.5, max_interval=10.0)
+
+
+@dataclass(frozen=True)
+class WaitSchedules:
+    """The poll schedule of every wait, in one place (docs/performance.md, "Waits").
+
+    The upload URL, the commit and the publishing state usually take a second to a few
+    seconds on the service; a large commit takes longer, so its steady phase is longer. The
+    400 after a large commit lasts minutes, so it is retried on a plain doubling schedule."""
+
+    upload_url: PollSchedule = field(default_factory=lambda: _state(30.0))
+    commit: PollSchedule = field(default_factory=lambda: _state(60.0))
+    publish: PollSchedule = field(default_factory=lambda: _state(30.0))
+    renewal: PollSchedule = field(default_factory=lambda: _state(30.0))
+    cooldown: PollSchedule = field(default_factory=lambda: PollSchedule(steady=0.5))
+
+    @classmethod
+    def uniform(cls, first: float, max_interval: float) -> WaitSchedules:
+        """Every wait doubling from ``first`` to ``max_interval`` (INTUNE_POLL_INTERVAL)."""
+        plain = PollSchedule(steady=first, max_interval=max_interval)
+        return cls(plain, plain, plain, plain, plain)
+
+
 # Old names that still work, with a warning: INTUNE_PARALLEL read like max-parallel.
 DEPRECATED = {"INTUNE_PARALLEL": "INTUNE_BLOCKS_IN_FLIGHT"}
 
@@ -101,6 +161,12 @@ class Tuning:
             elif text:
                 values[knob.field] = _parse(knob, text, shown_as=knob.variable)
         return cls(**values)  # type: ignore[arg-type]  # each value parsed for its field's kind
+
+    def wait_schedules(self) -> WaitSchedules:
+        """The tuned schedules, or INTUNE_POLL_INTERVAL's plain doubling one."""
+        if self.poll_interval is None:
+            return WaitSchedules()
+        return WaitSchedules.uniform(self.poll_interval, self.poll_interval * 20)
 
 
 def _parse(knob: Knob, text: str, shown_as: str) -> object:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from intune_step.config.paths import in_workspace
 from intune_step.errors import SettingsError
 
@@ -63,6 +61,8 @@ def _read_file(name: str, relative: str, workspace: Path | None) -> tuple[str, s
 
 
 def _parse(text: str, source: str) -> Any:
+    import yaml  # only a run with a YAML input pays for it
+
     try:
         # Aliases could make a few bytes expand into a huge request body; no setting needs them.
         for token in yaml.scan(text):

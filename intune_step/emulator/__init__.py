@@ -12,5 +12,14 @@ from .config import EmulatorConfig
 from .emulator import Emulator
 from .faults import Fault
 from .server import RequestRecord
+from .timing import Delay, Lateness, StateTiming
 
-__all__ = ["Emulator", "EmulatorConfig", "Fault", "RequestRecord"]
+__all__ = [
+    "Delay",
+    "Emulator",
+    "EmulatorConfig",
+    "Fault",
+    "Lateness",
+    "RequestRecord",
+    "StateTiming",
+]

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .timing import StateTiming
+
 READ_WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
 READ_ROLE = "DeviceManagementApps.Read.All"
 
@@ -46,7 +48,10 @@ class EmulatorConfig:
     client_certificates: tuple[str, ...] = ()
     trusted_certificate_subjects: tuple[str, ...] = ()
 
-    # State machines: how many GETs still see the pending state.
+    # State machines: how many GETs still see the pending state; or, with ``timing``, how
+    # long each state takes, drawn from a distribution (timing.py; the *_polls then count
+    # for nothing).
+    timing: StateTiming | None = None
     upload_uri_pending_polls: int = 1
     commit_pending_polls: int = 1
     publish_pending_polls: int = 1

@@ -219,6 +219,7 @@ class ContentApi:
             extra={k: v for k, v in body.items() if k not in known and not k.startswith("@")},
             polls_left=self.config.upload_uri_pending_polls,
         )
+        self._start_timer(file, "upload_uri")
         version.files[file.id] = file
         body = {
             "@odata.context": ctx.context(
@@ -230,13 +231,39 @@ class ContentApi:
 
     # --- state machine -------------------------------------------------------------------
 
+    def _start_timer(self, file: ContentFile, state: str) -> None:
+        """With the service's timing, the pending state just entered completes at its due
+        moment instead of after N reads."""
+        clock = self.state.clock
+        if clock is None:
+            file.due = None
+            return
+        file.due, file.delay = clock.due(state)
+
+    def _not_yet(self, file: ContentFile) -> bool:
+        """Whether this read still sees the pending state (N reads, or the due moment)."""
+        if file.due is None:
+            if file.polls_left > 0:
+                file.polls_left -= 1
+                return True
+            return False
+        return time.monotonic() < file.due or (
+            file.upload_state == COMMIT_PENDING and file.verifying
+        )
+
     def _observe(self, file: ContentFile) -> None:
         """A GET of the file: count it against the pending state, advance when due."""
         if file.upload_state not in (URI_PENDING, RENEW_PENDING, COMMIT_PENDING):
             return
-        if file.polls_left > 0:
-            file.polls_left -= 1
+        if self._not_yet(file):
             return
+        if self.state.clock is not None and file.due is not None:
+            completed = max(file.due, file.verified_at or 0.0)
+            state = {URI_PENDING: "upload_uri", RENEW_PENDING: "renew"}.get(
+                file.upload_state, "commit"
+            )
+            self.state.clock.seen(state, completed, file.delay)
+            file.due = None
         if file.upload_state == URI_PENDING:
             if self.state.fail_upload_uris:
                 file.upload_state = self.state.fail_upload_uris.pop(0)
@@ -293,6 +320,7 @@ class ContentApi:
             raise bad_request(f"The upload URI cannot be renewed in state '{file.upload_state}'.")
         file.upload_state = RENEW_PENDING
         file.polls_left = self.config.renew_pending_polls
+        self._start_timer(file, "renew")
         return ctx.empty(self.config.renew_status)
 
     # --- commit --------------------------------------------------------------------------
@@ -309,6 +337,7 @@ class ContentApi:
         forced = self.state.fail_commits.pop(0) if self.state.fail_commits else None
         file.upload_state = COMMIT_PENDING
         file.polls_left = self.config.commit_pending_polls
+        self._start_timer(file, "commit")
         file.encryption = info
         file.failure = None
         file.verifying = True
@@ -325,6 +354,7 @@ class ContentApi:
         with self.state.lock:
             self._results[file.id] = result
             file.verifying = False
+            file.verified_at = time.monotonic()
 
     def _run_checks(self, file: ContentFile, forced: str | None) -> VerifyResult:
         if forced:

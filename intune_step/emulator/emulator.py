@@ -28,6 +28,7 @@ from .graph import GraphService
 from .login import LoginService
 from .server import Listener, RequestRecord
 from .state import ContentFile, State
+from .timing import Lateness
 from .tls import CertificateAuthority, server_context
 
 
@@ -44,7 +45,7 @@ class Emulator:
         self.client_id = self.config.client_id or str(uuid.uuid4())
         self.client_secret = self.config.client_secret or _secret()
         self.faults = FaultSet()
-        self._state = State(tuple(self.config.roles))
+        self._state = State(tuple(self.config.roles), self.config.timing)
         self._log: list[RequestRecord] = []
         self._log_lock = threading.Lock()
         self._listeners: list[Listener] = []
@@ -187,6 +188,12 @@ class Emulator:
         return [
             r for r in self.request_log if r.service == "graph" and r.method not in ("GET", "HEAD")
         ]
+
+    def lateness(self) -> list[Lateness]:
+        """With ``EmulatorConfig.timing``: each state that completed, its delay, and how long
+        after completing a read first showed it (empty without timing)."""
+        clock = self._state.clock
+        return clock.records() if clock is not None else []
 
     @property
     def issued_tokens(self) -> list[str]:

@@ -259,7 +259,7 @@ class GraphService:
         return entity
 
     def _get_app(self, ctx: Ctx, app: App) -> Response:
-        app.observe_publish()
+        app.observe_publish(self.state.clock)
         entity = self._expanded(ctx, app, self.render_app(app, ctx.beta))
         select = _list_option(ctx, "$select")
         if select:
@@ -348,6 +348,8 @@ class GraphService:
             app.committed_version = str(body["committedContentVersion"])
             app.publishing_state = "processing"
             app.publish_polls_left = self.config.publish_pending_polls
+            if self.state.clock is not None:
+                app.publish_due, app.publish_delay = self.state.clock.due("publish")
         if self.config.patch_status == 200:
             return ctx.json(200, self.render_app(app, ctx.beta))
         return ctx.empty(self.config.patch_status)

@@ -33,7 +33,7 @@ class RelationsApi:
     # --- assignments ---------------------------------------------------------------------
 
     def _require_published(self, app: App) -> None:
-        app.observe_publish()
+        app.observe_publish(self.state.clock)
         if self.config.require_published_for_assign and app.publishing_state != "published":
             raise bad_request(
                 f"The app cannot be assigned while its publishingState is '{app.publishing_state}'."

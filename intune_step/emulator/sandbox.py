@@ -13,6 +13,7 @@ from types import FrameType
 
 from .config import EmulatorConfig
 from .emulator import Emulator
+from .timing import StateTiming
 
 
 def _print(line: str) -> None:
@@ -78,6 +79,13 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
     parser.add_argument("--tenant-id")
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
+    parser.add_argument(
+        "--timing",
+        type=_timing,
+        default=None,
+        help="states complete after a delay instead of after one read: 'realistic', "
+        "'at-once', or e.g. 'upload_uri=lognormal:2,0.5,commit=uniform:1,4,publish=2'",
+    )
     args = parser.parse_args(argv)
     config = EmulatorConfig(
         login_port=args.port_login,
@@ -87,10 +95,18 @@ def parse_args(argv: Sequence[str] | None = None) -> EmulatorConfig:
         tenant_id=args.tenant_id,
         client_id=args.client_id,
         client_secret=args.client_secret,
+        timing=args.timing,
     )
     if args.azurite_url or args.azurite:
         config = replace(config, blob_backend="azurite", azurite_url=args.azurite_url)
     return config
+
+
+def _timing(text: str) -> StateTiming:
+    try:
+        return StateTiming.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def main(argv: Sequence[str] | None = None) -> None:

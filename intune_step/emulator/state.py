@@ -9,10 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from intune_step.crypto import FileEncryptionInfo
+
+from .timing import Clock, StateTiming
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class ContentFile:
     failure: str | None = None
     plaintext_sha256: str | None = None
     committed_at: float | None = None  # time.monotonic() of commitFileSuccess
+    # With EmulatorConfig.timing: when the pending state completes, its delay, and when the
+    # commit's check of the blob ended (time.monotonic()).
+    due: float | None = None
+    delay: float = 0.0
+    verified_at: float | None = None
 
 
 @dataclass
@@ -73,6 +81,8 @@ class App:
     modified: dt.datetime
     publishing_state: str = "notPublished"
     publish_polls_left: int = 0
+    publish_due: float | None = None  # with EmulatorConfig.timing, as ContentFile.due
+    publish_delay: float = 0.0
     committed_version: str | None = None
     versions: dict[str, ContentVersion] = field(default_factory=dict)
     version_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -81,9 +91,16 @@ class App:
     # Own supersedence/dependency rows: {"kind", "target", "detail"} (relationships.py).
     relationships: list[dict[str, Any]] = field(default_factory=list)
 
-    def observe_publish(self) -> None:
-        """A read of the app: ``processing`` lasts the configured number of reads."""
+    def observe_publish(self, clock: Clock | None = None) -> None:
+        """A read of the app: ``processing`` lasts the configured number of reads, or until
+        ``publish_due`` (then ``clock`` records how late this read saw it)."""
         if self.publishing_state != "processing":
+            return
+        if self.publish_due is not None:
+            if time.monotonic() >= self.publish_due:
+                self.publishing_state = "published"
+                if clock is not None:
+                    clock.seen("publish", self.publish_due, self.publish_delay)
             return
         if self.publish_polls_left > 0:
             self.publish_polls_left -= 1
@@ -99,8 +116,10 @@ class Category:
 
 
 class State:
-    def __init__(self, roles: tuple[str, ...]) -> None:
+    def __init__(self, roles: tuple[str, ...], timing: StateTiming | None = None) -> None:
         self.lock = threading.RLock()
+        # The service's timing (EmulatorConfig.timing); None: pending states last N reads.
+        self.clock = Clock(timing) if timing is not None else None
         self.tokens: dict[str, TokenGrant] = {}
         self.issued_tokens: list[str] = []
         self.apps: dict[str, App] = {}

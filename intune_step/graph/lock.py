@@ -7,7 +7,10 @@ run on different machines, so the only shared place is the app itself. The proto
    A tag not refreshed for ``stale_after`` belongs to a run that died: take it over, warning.
 2. PATCH our tag into notes, wait ``settle``, read again. PATCH is last-writer-wins, so when
    two runs write at once both read back the same winner and the loser goes back to waiting.
-   ``settle`` only has to outlast one request's read-to-write gap.
+   ``settle`` only has to outlast one request's read-to-write gap. With ``background=True``
+   that wait and read happen on a thread while the run does what changes nothing another run
+   relies on (reads, creating its own content version, uploading); every write that matters
+   waits for the answer first (:meth:`AppLock.confirmed`), and a run that lost stops there.
 3. While holding it, a heartbeat re-stamps the tag every ``heartbeat`` seconds, so a long
    upload is never mistaken for a dead run, and a killed run is recognised in minutes.
 4. Every write that matters (the commit, the PATCH of committedContentVersion) first checks
@@ -43,6 +46,10 @@ class LockBusyError(ServiceError):
 
 class LockLostError(ServiceError):
     """Another run took the app over while this one was publishing."""
+
+
+class LockContendedError(ServiceError):
+    """Another run wrote its tag right after this run's: that run holds the app now."""
 
 
 class AppVanishedError(ServiceError):
@@ -85,6 +92,9 @@ class AppLock:
         self._mutex = threading.RLock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._confirming: threading.Thread | None = None
+        self._contended_by: str | None = None
+        self._confirm_error: BaseException | None = None
         self.held = False
 
     def tag(self) -> LockTag:
@@ -92,8 +102,13 @@ class AppLock:
 
     # --- taking it -----------------------------------------------------------------------
 
-    def acquire(self) -> dict[str, Any]:
-        """Wait for the app to be free, take it, and return the app as read afterwards."""
+    def acquire(self, background: bool = False) -> dict[str, Any]:
+        """Wait for the app to be free, take it, and return the app as read afterwards.
+
+        ``background``: return right after writing our tag (the app as it is with it); the
+        settle and the read that confirms the tag run on a thread, and :meth:`confirmed`
+        (which every write that matters calls) raises LockContendedError if another run won.
+        """
         policy = self.policy
         deadline = policy.clock() + policy.timeout
         announced = False
@@ -122,9 +137,16 @@ class AppLock:
                 self._reporter.warning(
                     f"Taking over app {self.app_id} from run {holder.run_id}, silent for "
                     f"{age:.0f}s (it was probably killed)")
+            notes = with_lock(app.get("notes"), self.tag())
             with self._mutex:
-                self._patcher(app, {"notes": with_lock(app.get("notes"), self.tag())},
-                              "lock the app for this run")
+                self._patcher(app, {"notes": notes}, "lock the app for this run")
+            if background:
+                self.held = True
+                self._contended_by, self._confirm_error = None, None
+                self._confirming = threading.Thread(target=self._confirm, daemon=True,
+                                                    name="intune-step-lock-confirm")
+                self._confirming.start()
+                return {**app, "notes": notes}
             policy.sleep(policy.settle)
             app = self._read()
             holder = lock_tag(app.get("notes"))
@@ -132,6 +154,32 @@ class AppLock:
                 self._start()
                 return app
             # Another run wrote after us and won; wait for it like any other holder.
+
+    def _confirm(self) -> None:
+        """The settle and the read-back of a background acquire (see acquire)."""
+        try:
+            self.policy.sleep(self.policy.settle)
+            owner = self._owner(self._read())
+            if owner == self.run_id:
+                self._start()
+            else:
+                self._contended_by = owner or "nobody"
+        except BaseException as exc:  # handed to the publishing thread by confirmed()
+            self._confirm_error = exc
+
+    def confirmed(self) -> None:
+        """Wait for a background acquire's answer; raise if another run won the app."""
+        thread, self._confirming = self._confirming, None
+        if thread is None:
+            return
+        thread.join()
+        if self._confirm_error is not None:
+            raise self._confirm_error
+        if self._contended_by is not None:
+            self.held = False
+            raise LockContendedError(
+                f"run {self._contended_by} took app {self.app_id} at the same moment as this "
+                "run; this run waits for it", fix="nothing to do: the step waits by itself")
 
     def adopt(self) -> None:
         """The app was created with our tag in its notes: hold it from now on."""
@@ -162,21 +210,27 @@ class AppLock:
                 self._reporter.warning(f"Could not refresh the lock on app {self.app_id}: "
                                        f"{getattr(exc, 'message', exc)}")
 
-    def check(self) -> dict[str, Any]:
-        """Raise unless this run still holds the app; returns the app as read."""
+    def check(self, just_read: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Raise unless this run still holds the app; returns the app as read.
+        ``just_read``: the app as the caller read it a moment ago (the last poll of a wait),
+        checked instead of reading it again."""
+        self.confirmed()
         with self._mutex:
-            app = self._read()
+            app = just_read if just_read is not None else self._read()
             self._require(app)
             return app
 
     def patch(self, body: dict[str, Any], what: str, content: ContentTag | None = None,
-              release: bool = False, user_notes: str | None = None) -> dict[str, Any]:
+              release: bool = False, user_notes: str | None = None,
+              just_read: dict[str, Any] | None = None) -> dict[str, Any]:
         """PATCH ``body`` plus notes (our content tag, lock kept or dropped), while held.
-        ``user_notes`` replaces the user's part of the notes; None keeps it."""
+        ``user_notes`` replaces the user's part of the notes; None keeps it. ``just_read``
+        as for :meth:`check`: only a read made after this run's last write, moments ago."""
+        self.confirmed()
         if release:
             self._halt()  # outside the mutex: the heartbeat may be waiting for it
         with self._mutex:
-            app = self._read()
+            app = just_read if just_read is not None else self._read()
             self._require(app)
             notes = app.get("notes") if user_notes is None else user_notes
             lock = None if release else self.tag()
@@ -203,11 +257,18 @@ class AppLock:
     # --- letting go ----------------------------------------------------------------------
 
     def _halt(self) -> None:
+        confirming, self._confirming = self._confirming, None
+        if confirming is not None:
+            confirming.join()  # before stopping: it may be about to start the heartbeat
         self._stop.set()
         thread, self._thread = self._thread, None
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)
         self.held = False
+
+    def abandon(self) -> None:
+        """Stop holding without writing: the app is about to be deleted."""
+        self._halt()
 
     def release(self) -> None:
         """Drop our tag if it is still there; never fails the run."""

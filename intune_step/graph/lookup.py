@@ -77,19 +77,40 @@ def describe(app: dict[str, Any]) -> str:
 
 
 class AppFinder:
+    """Finds and reads apps, and remembers each app's icon once known: Graph may leave
+    ``largeIcon`` out of a read (docs/protocol.md, "PATCH drops largeIcon"), so it is asked for
+    on its own, only when an answer depends on it, and once per run."""
+
     def __init__(self, graph: GraphClient) -> None:
         self.graph = graph
+        self._icons: dict[str, Any] = {}  # app id -> largeIcon as last read or written
 
     def read(self, app_id: str) -> dict[str, Any]:
+        """The app by id; ``largeIcon`` is filled in when this run already knows it."""
         app = self.graph.get(f"{APPS}/{app_id}", what=f"read app {app_id}")
-        if not app.get("largeIcon"):
-            # Graph may leave largeIcon out (or null) unless it is selected; asking keeps an
-            # admin's icon from looking absent, and lets every PATCH re-send it
-            # (docs/protocol.md, "PATCH drops largeIcon").
+        if app.get("largeIcon"):
+            self._icons[app_id] = app["largeIcon"]
+        elif app_id in self._icons:
+            app["largeIcon"] = self._icons[app_id]
+        return app
+
+    def with_icon(self, app: dict[str, Any]) -> dict[str, Any]:
+        """``app`` with its ``largeIcon`` known: as read, as this run knows it, or asked for
+        with ``$select=largeIcon``, which keeps an admin's icon from looking absent."""
+        app_id = str(app["id"])
+        if app.get("largeIcon"):
+            self._icons[app_id] = app["largeIcon"]
+        elif app_id in self._icons:
+            app["largeIcon"] = self._icons[app_id]
+        else:
             icon = self.graph.get(f"{APPS}/{app_id}", params={"$select": "largeIcon"},
                                   what=f"read the icon of app {app_id}")
-            app["largeIcon"] = icon.get("largeIcon")
+            app["largeIcon"] = self._icons[app_id] = icon.get("largeIcon")
         return app
+
+    def remember_icon(self, app_id: str, icon: Any) -> None:
+        """What this run just wrote (or created the app with)."""
+        self._icons[app_id] = icon
 
     def by_id(self, app_id: str, meta: AppMetadata) -> dict[str, Any]:
         """The app-id the user gave, refused unless its type and identity fit the file."""
@@ -119,14 +140,19 @@ class AppFinder:
             )
         return app
 
-    def candidates(self, meta: AppMetadata) -> list[dict[str, Any]]:
-        """Every app of the file's type and identity, each read again by id."""
+    def candidates(self, meta: AppMetadata,
+                   known: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every app of the file's type and identity, each read again by id, except ``known``
+        (an app this run created: its entity as created)."""
         listed = self.graph.get_all(
             APPS, params={"$filter": f"isof('microsoft.graph.{meta.app_type}')"},
             what=f"list the {meta.app_type} apps",
         )
         found = []
         for item in listed:
+            if known is not None and str(item.get("id")) == str(known.get("id")):
+                found.append({**known, **item})  # the listing's createdDateTime wins
+                continue
             if not _may_match(item, meta):
                 continue
             app = self._reread(str(item["id"]))

@@ -2,17 +2,18 @@
 
 Every wait here ends: in the state asked for, in an error naming the state it saw and the
 request-id of the read that saw it, or in an error after a time limit. Durations can be
-shortened through the environment knobs documented in :mod:`intune_step.transport.retry`.
+shortened through the environment knobs of :mod:`intune_step.config.tuning`, where every
+wait's poll schedule is defined.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from intune_step.config.tuning import Tuning
+from intune_step.config.tuning import PollSchedule, Tuning, WaitSchedules
 from intune_step.errors import GraphError, StuckStateError, UploadError
 from intune_step.report import Reporter
 
@@ -37,14 +38,12 @@ class UnexpectedStateError(UploadError):
 
 @dataclass(frozen=True)
 class WaitPolicy:
-    """Poll quickly at first, then back off to ``max_interval``; give up after ``timeout``.
-
-    ``cap``, when set (INTUNE_WAIT_TIMEOUT), bounds every wait, however long its own
-    timeout would be.
+    """How each wait polls (``schedules``, tuned per state in config/tuning.py) and when it
+    gives up (``timeout``). ``cap``, when set (INTUNE_WAIT_TIMEOUT), bounds every wait,
+    however long its own timeout would be.
     """
 
-    first_interval: float = 0.5
-    max_interval: float = 10.0
+    schedules: WaitSchedules = field(default_factory=WaitSchedules)
     timeout: float = 600.0
     cap: float | None = None
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
@@ -52,16 +51,8 @@ class WaitPolicy:
 
     @classmethod
     def tuned(cls, tuning: Tuning) -> WaitPolicy:
-        """The default policy with the operator's poll interval and wait cap."""
-        policy = cls(cap=tuning.wait_timeout)
-        if tuning.poll_interval is None:
-            return policy
-        return replace(policy, first_interval=tuning.poll_interval,
-                       max_interval=tuning.poll_interval * 20)
-
-    def intervals(self) -> tuple[float, float]:
-        """(first, max) poll interval."""
-        return self.first_interval, self.max_interval
+        """The operator's schedules (INTUNE_POLL_INTERVAL) and wait cap."""
+        return cls(schedules=tuning.wait_schedules(), cap=tuning.wait_timeout)
 
     def limit(self, timeout: float | None = None) -> float:
         """How long one wait may last: the cap, else ``timeout``, else ours."""
@@ -77,12 +68,14 @@ def wait_for_state(
     pending: Iterable[str],
     what: str,
     policy: WaitPolicy,
+    schedule: PollSchedule,
     timeout: float | None = None,
 ) -> dict[str, Any]:
-    """Poll ``fetch`` until ``state_field`` is ``success``; fail on any non-pending state."""
+    """Poll ``fetch`` on ``schedule`` until ``state_field`` is ``success``; fail on any
+    non-pending state."""
     pending = set(pending) | TRANSIENT_STATES
     limit = policy.limit(timeout)
-    interval, max_interval = policy.intervals()
+    delays = schedule.delays()
     started = policy.clock()
     polls = 0
     while True:
@@ -107,8 +100,7 @@ def wait_for_state(
                 request_id=request_id,
                 fix="Intune is slow or stuck; re-run the step later",
             )
-        policy.sleep(min(interval, max(0.0, limit - elapsed)))
-        interval = min(interval * 2, max_interval)
+        policy.sleep(min(next(delays), max(0.0, limit - elapsed)))
 
 
 def again_on_states(
@@ -144,7 +136,7 @@ def retry_through_cooldown(call: Callable[[], T], what: str, policy: WaitPolicy,
     outlasts the limit, is raised as it came.
     """
     limit = policy.limit()
-    interval, max_interval = policy.intervals()
+    delays = policy.schedules.cooldown.delays()
     started = policy.clock()
     attempt = 0
     while True:
@@ -158,9 +150,8 @@ def retry_through_cooldown(call: Callable[[], T], what: str, policy: WaitPolicy,
                     exc.message += f" (still refused after {attempt} tries over {elapsed:.0f}s)"
                     exc.args = (exc.message,)
                 raise
-            delay = min(interval, max(0.0, limit - elapsed))
+            delay = min(next(delays), max(0.0, limit - elapsed))
             rid = f" (request-id {exc.request_id})" if exc.request_id else ""
             reporter.warning(f"{what}: Intune answered 400 '{COOLDOWN_MESSAGE}'{rid}, as it does "
                              f"for a while after a large commit; trying again in {delay:.1f}s")
             policy.sleep(delay)
-            interval = min(interval * 2, max_interval)

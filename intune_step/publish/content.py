@@ -10,8 +10,8 @@ doing the step again (a URL never granted, a failed commit) is done again once.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.errors import IntuneStepError, UploadError
@@ -39,6 +39,15 @@ URI_FAILED = ("azureStorageUriRequestFailed", "azureStorageUriRequestTimedOut")
 COMMIT_FAILED = ("commitFileFailed", "commitFileTimedOut")
 
 
+Gate = Callable[[], None]
+
+
+class Published(NamedTuple):
+    content_version: str
+    file_sha256: str
+    app: dict[str, Any]  # as the read that saw it published: the lock's next check uses it
+
+
 class ContentVersions:
     def __init__(self, graph: GraphClient, uploader: Uploader, waits: WaitPolicy,
                  reporter: Reporter) -> None:
@@ -48,19 +57,21 @@ class ContentVersions:
         self.reporter = reporter
 
     def publish(self, app_id: str, meta: AppMetadata, body: Mapping[str, Any], lock: AppLock,
-                *, new_app: bool, expected_sha256: str | None) -> tuple[str, str]:
+                *, new_app: bool, expected_sha256: str | None,
+                gate: Gate | None = None) -> Published:
         """Upload ``meta``'s file as a new content version and make it the app's, with
-        ``body`` (the content fields) in the same PATCH; returns (version id, file SHA-256).
+        ``body`` (the content fields) in the same PATCH.
 
         ``expected_sha256``: the hash the plan was made with; a file that no longer has it
-        changed under the step. A version this run cannot commit is deleted (a new app is
-        deleted whole by the caller)."""
+        changed under the step. ``gate()`` may stop the run before the commit (the creation
+        check). A version this run cannot commit is deleted (a new app is deleted whole by the
+        caller)."""
         cast = f"{APPS}/{app_id}/microsoft.graph.{meta.app_type}"
         version = self.graph.post(f"{cast}/contentVersions", {},
                                   what="create a content version") or {}
         cv = str(version["id"])
         try:
-            upload = self._upload(meta, cast, cv, lock)
+            upload = self._upload(meta, cast, cv, lock, gate)
             if expected_sha256 is not None and upload.file_sha256 != expected_sha256:
                 raise UploadError(f"{meta.file_name} changed while the step was running",
                                   fix="do not modify the artifact while the step runs")
@@ -76,14 +87,14 @@ class ContentVersions:
             if not new_app:
                 self._delete(cast, cv, "this run could not commit it")
             raise
-        self._wait_published(app_id)
-        return cv, upload.file_sha256
+        return Published(cv, upload.file_sha256, self._wait_published(app_id))
 
-    def clean_up(self, app: dict[str, Any]) -> None:
+    def clean_up(self, app: dict[str, Any], lock: AppLock) -> None:
         """Delete content versions a dead run created after the committed one, never used.
 
         Only versions newer than the committed one can be left over (each run cleans up
-        before it uploads), so an app with years of versions costs one listing."""
+        before it uploads), so an app with years of versions costs one listing. Deleting
+        waits until the lock is confirmed: a live run's new version looks the same."""
         app_id = str(app["id"])
         cast = f"{APPS}/{app_id}/microsoft.graph.{graph_type(app)}"
         committed = _int(app.get("committedContentVersion")) or 0
@@ -97,6 +108,7 @@ class ContentVersions:
                                    what="read a content version's files").get("value", [])
             if any(f.get("uploadState") == "commitFileSuccess" for f in files):
                 continue  # committed content: a version someone may still point the app at
+            lock.confirmed()
             self._delete(cast, vid, "left uncommitted by an earlier run")
 
     def _delete(self, cast: str, vid: str, why: str) -> None:
@@ -119,7 +131,7 @@ class ContentVersions:
             return file_path, wait_for_state(
                 lambda: self.graph.get(file_path, what="read the content file"), "uploadState",
                 "azureStorageUriRequestSuccess", UPLOAD_URI_PENDING,
-                "waiting for the upload URL", self.waits)
+                "waiting for the upload URL", self.waits, self.waits.schedules.upload_url)
         except UnexpectedStateError as exc:
             if exc.state in URI_FAILED:
                 try:
@@ -129,7 +141,8 @@ class ContentVersions:
                                           f"{gone.one_line()}")
             raise
 
-    def _upload(self, meta: AppMetadata, cast: str, cv: str, lock: AppLock) -> UploadResult:
+    def _upload(self, meta: AppMetadata, cast: str, cv: str, lock: AppLock,
+                gate: Gate | None) -> UploadResult:
         file_path, entity = again_on_states(
             lambda: self._content_file(meta, cast, cv), URI_FAILED,
             "creating the content file again for a new upload URL", self.reporter)
@@ -140,6 +153,8 @@ class ContentVersions:
         target = GraphUploadTarget(self.graph, file_path, entity, self.waits, self.reporter)
         self.reporter.info(f"Uploading {meta.file_name} ({meta.content.size:,} bytes)")
         upload = self.uploader.upload(meta.content, target, meta.file_name)
+        if gate is not None:
+            gate()
         lock.check()  # never commit a version while another run holds the app
         commit_timeout = max(self.waits.timeout, meta.content.size / (5 * 1024 * 1024))
 
@@ -148,18 +163,20 @@ class ContentVersions:
                             {"fileEncryptionInfo": upload.encryption_info.to_graph()},
                             what="commit the content file")
             wait_for_state(read_file, "uploadState", "commitFileSuccess", COMMIT_PENDING,
-                           "waiting for the commit", self.waits, timeout=commit_timeout)
+                           "waiting for the commit", self.waits, self.waits.schedules.commit,
+                           timeout=commit_timeout)
 
         # A failed commit is posted once more, as terraform does; a real mismatch fails again.
         again_on_states(commit, COMMIT_FAILED, "committing again", self.reporter)
         self.reporter.info(f"Committed content version {cv}")
         return upload
 
-    def _wait_published(self, app_id: str) -> None:
-        wait_for_state(
+    def _wait_published(self, app_id: str) -> dict[str, Any]:
+        """The app as the read that saw it published shows it."""
+        return wait_for_state(
             lambda: self.graph.get(f"{APPS}/{app_id}", what="read app"),
             "publishingState", "published", ("notPublished", "processing"),
-            "waiting for the app to be published", self.waits,
+            "waiting for the app to be published", self.waits, self.waits.schedules.publish,
         )
 
 

@@ -33,16 +33,22 @@ from intune_step.graph import categories as cat_mod
 from intune_step.graph.apps import patch_app
 from intune_step.graph.bodies import app_body, display_name, update_body
 from intune_step.graph.client import GraphClient
-from intune_step.graph.lock import AppLock, AppVanishedError, LockPolicy, new_run_id
+from intune_step.graph.lock import (
+    AppLock,
+    AppVanishedError,
+    LockContendedError,
+    LockLostError,
+    LockPolicy,
+    new_run_id,
+)
 from intune_step.graph.lookup import APPS, AppFinder, identity_fields
 from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lock_tag, user_notes
 from intune_step.graph.versions import VERSION_FIELDS
-from intune_step.graph.waits import (
-    WaitPolicy,
-)
-from intune_step.publish.content import ContentVersions
+from intune_step.graph.waits import WaitPolicy
+from intune_step.publish.content import ContentVersions, Gate, Published
 from intune_step.publish.plan import FieldChange, Plan, changes, same_value
 from intune_step.publish.preflight import check_file, check_version
+from intune_step.publish.race import CreationCheck, LostCreationRace
 from intune_step.publish.result import PublishResult, app_url, version_label
 from intune_step.report import Reporter
 from intune_step.upload.blob import Uploader
@@ -213,9 +219,10 @@ class Publisher:
         """The input's icon; else the artifact's, only for an app without an icon."""
         if run.icon is not None:
             return run.icon
-        if app is not None and app.get("largeIcon"):
+        icon = self._from_artifact(run.meta)[0]
+        if icon is not None and app is not None and self.finder.with_icon(app).get("largeIcon"):
             return None  # keep what an admin (or an earlier run) set
-        return self._from_artifact(run.meta)[0]
+        return icon
 
     def _from_artifact(self, meta: AppMetadata) -> tuple[Icon | None, str]:
         if self._artifact_icon is None:
@@ -225,7 +232,7 @@ class Publisher:
     def _icon_notes(self, run: _Run, app: dict[str, Any] | None) -> list[str]:
         if run.icon is not None:
             return [f"icon: {run.icon.describe()}"]
-        if app is not None and app.get("largeIcon"):
+        if self._icon_for(run, app) is None and app is not None and app.get("largeIcon"):
             return []
         icon, why = self._from_artifact(run.meta)
         return [f"icon: {icon.describe()}" if icon else why]
@@ -259,40 +266,44 @@ class Publisher:
             body["roleScopeTagIds"] = list(options.scope_tags)
         created = self.graph.post(APPS, body, what="create the app", idempotent=False) or {}
         app_id = str(created["id"])
+        self.finder.remember_icon(app_id, body.get("largeIcon"))
         self.reporter.info(f"Created {meta.app_type} {app_id}")
         lock = self._lock(app_id)
+        lock.adopt()
+        assert self.lock_policy is not None
+        check = CreationCheck(self.finder, meta, created, self.lock_policy)
         try:
-            winner = self._creation_race(run, app_id)
-            if winner is None:
-                lock.adopt()
-                cv = self._publish_content(run, app_id, lock, new_app=True)
-                return self._finish(run, app_id, cv, "create", lock)
+            published = self._publish_content(run, app_id, lock, new_app=True,
+                                              gate=check.settle)
+            return self._finish(run, app_id, published, "create", lock)
+        except LostCreationRace as lost:
+            winner = lost.winner
+            lock.abandon()  # its app goes: no need to unlock it first
         except BaseException as exc:
             lock.release()
             self._remove_half_created(app_id, exc)
             raise
+        self.reporter.info(f"Another run created the same app first ({winner}); this run "
+                           f"removes its own copy {app_id} and publishes into {winner}")
         self._remove_half_created(app_id, None, lost_race=winner)
         return self._existing(run, winner, first_plan=None)
 
-    def _creation_race(self, run: _Run, app_id: str) -> str | None:
-        """Two runs that both found no app both create one: the oldest is kept by all.
-
-        After ``settle`` every run sees every app created before its own lookup ended, so all
-        of them agree on the oldest (creation time, then id)."""
-        assert self.lock_policy is not None
-        self.lock_policy.sleep(self.lock_policy.settle)
-        found = self.finder.candidates(run.meta)
-        if not found or str(found[0]["id"]) == app_id:
-            return None
-        winner = str(found[0]["id"])
-        self.reporter.info(f"Another run created the same app first ({winner}); this run "
-                           f"removes its own copy {app_id} and publishes into {winner}")
-        return winner
-
     # -- an app that exists ---------------------------------------------------------------
     def _existing(self, run: _Run, app_id: str, first_plan: Plan | None) -> PublishResult:
-        lock = self._lock(app_id)
-        app = lock.acquire()
+        while True:
+            lock = self._lock(app_id)
+            try:
+                return self._holding(run, app_id, lock, first_plan)
+            except LockContendedError as exc:
+                self.reporter.info(exc.message)  # another run took it first: wait for it
+                first_plan = None
+
+    def _holding(self, run: _Run, app_id: str, lock: AppLock,
+                 first_plan: Plan | None) -> PublishResult:
+        """Take the app and publish into it. The lock's settle runs meanwhile (background
+        acquire): the plan, the clean-up listing, the new version and the upload change
+        nothing another run relies on, and every write that does waits for the lock's answer."""
+        app = lock.acquire(background=True)
         try:
             plan = self.plan(run, app)
             if first_plan is None or plan.operation != first_plan.operation:
@@ -302,33 +313,37 @@ class Publisher:
                 return self._result(run, app, plan)
             if not plan.upload:
                 self._apply(run, app_id, lock)
-                return self._result(run, self.finder.read(app_id), plan)
-            self.content.clean_up(app)
+                return self._result(run, app, plan)  # the metadata PATCH changes none of it
+            self.content.clean_up(app, lock)
             try:
-                cv = self._publish_content(run, app_id, lock, new_app=False, app=app)
+                published = self._publish_content(run, app_id, lock, new_app=False, app=app)
+            except (LockContendedError, LockLostError):
+                raise  # the app is another run's now: nothing of it is this run's to remove
             except BaseException as exc:
                 if plan.operation == "resume" and content_tag(app.get("notes")) is not None:
                     lock.release()
                     self._remove_half_created(app_id, exc)
                 raise
-            return self._finish(run, app_id, cv, plan.operation, lock)
+            return self._finish(run, app_id, published, plan.operation, lock)
         finally:
             lock.release()
 
     # -- content --------------------------------------------------------------------------
     def _publish_content(self, run: _Run, app_id: str, lock: AppLock, new_app: bool,
-                         app: dict[str, Any] | None = None) -> str:
+                         app: dict[str, Any] | None = None, gate: Gate | None = None
+                         ) -> Published:
         body = ({"@odata.type": run.meta.odata_type} if new_app
                 else self._content_body(run.meta, run.options, app or {}))
-        cv, run.known_sha256 = self.content.publish(app_id, run.meta, body, lock,
-                                                    new_app=new_app,
-                                                    expected_sha256=run.known_sha256)
-        return cv
+        published = self.content.publish(app_id, run.meta, body, lock, new_app=new_app,
+                                         expected_sha256=run.known_sha256, gate=gate)
+        run.known_sha256 = published.file_sha256
+        return published
 
     # -- once published -------------------------------------------------------------------
-    def _finish(self, run: _Run, app_id: str, cv: str, operation: str,
+    def _finish(self, run: _Run, app_id: str, published: Published, operation: str,
                 lock: AppLock) -> PublishResult:
-        self._apply(run, app_id, lock)
+        cv = published.content_version
+        self._apply(run, app_id, lock, just_read=published.app)
         app = self._verify(run, app_id, cv)
         return PublishResult(
             app_id=app_id, content_version_id=cv, app_type=run.meta.app_type,
@@ -337,16 +352,23 @@ class Publisher:
             display_name=str(app.get("displayName") or display_name(run.meta, run.options)),
         )
 
-    def _apply(self, run: _Run, app_id: str, lock: AppLock) -> None:
-        """Categories, assignments, then metadata with the lock's release in one PATCH."""
+    def _apply(self, run: _Run, app_id: str, lock: AppLock,
+               just_read: dict[str, Any] | None = None) -> None:
+        """Categories, assignments, then metadata with the lock's release in one PATCH.
+
+        ``just_read``: the app as read a moment ago (the read that saw it published), which
+        the lock checks instead of reading it again; the PATCH reads again only when
+        categories or assignments were written in between."""
         options = run.options
-        app = lock.check()
+        app = lock.check(just_read)
+        fresh: dict[str, Any] | None = app
         if run.categories:
             step = cat_mod.plan(run.categories, cat_mod.current(self.graph, app_id))
             base = f"{self.settings.graph_url}/{self.settings.graph_version}"
             for category_id, name in step.add:
                 cat_mod.link(self.graph, base, app_id, category_id, name)
                 self.reporter.info(f"Added category '{name}'")
+                fresh = None
         if options.assignments is not None or options.replace_assignments:
             current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
                                               what="read the app's assignments"))
@@ -355,6 +377,7 @@ class Publisher:
                 self.graph.post(f"{APPS}/{app_id}/assign",
                                 {"mobileAppAssignments": list(diff.body)},
                                 what="assign the app")
+                fresh = None
                 for line in diff.lines():
                     self.reporter.info(f"Assignment {line}")
         wanted = self._metadata_wanted(run, app)
@@ -364,7 +387,7 @@ class Publisher:
         if notes is not None and user_notes(app.get("notes")) != notes.rstrip():
             updated.append("notes")
         lock.patch(body, "update the app's metadata" if updated else "unlock the app",
-                   release=True, user_notes=notes)
+                   release=True, user_notes=notes, just_read=fresh)
         if updated:
             self.reporter.info("Updated " + ", ".join(updated))
 
@@ -413,7 +436,10 @@ class Publisher:
                        self.reporter, self.lock_policy)
 
     def _patch_app(self, app: dict[str, Any], body: dict[str, Any], what: str) -> None:
-        patch_app(self.graph, app, body, what)
+        patch_app(self.graph, app, body, what,
+                  icon=None if "largeIcon" in body else self.finder.with_icon(app).get("largeIcon"))
+        if "largeIcon" in body:
+            self.finder.remember_icon(str(app["id"]), body["largeIcon"])
 
     def _remove_half_created(self, app_id: str, cause: BaseException | None,
                              lost_race: str | None = None) -> None:

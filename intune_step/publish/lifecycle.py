@@ -132,8 +132,9 @@ class VersionFinder(AppFinder):
         super().__init__(graph)
         self.version = version
 
-    def candidates(self, meta: AppMetadata) -> list[dict[str, Any]]:
-        return [app for app in super().candidates(meta)
+    def candidates(self, meta: AppMetadata,
+                   known: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return [app for app in super().candidates(meta, known)
                 if same_version(str(app.get("displayVersion") or ""), self.version)]
 
 

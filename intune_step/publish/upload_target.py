@@ -57,7 +57,8 @@ class GraphUploadTarget:
                 entity = wait_for_state(
                     lambda: self._graph.get(self._file_path, what="read the content file"),
                     "uploadState", "azureStorageUriRenewalSuccess", RENEW_PENDING,
-                    "renewing the upload URL", self._waits, timeout=300,
+                    "renewing the upload URL", self._waits, self._waits.schedules.renewal,
+                    timeout=300,
                 )
             except UnexpectedStateError as exc:
                 if exc.state not in RENEW_FAILED:

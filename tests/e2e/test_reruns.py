@@ -31,6 +31,7 @@ from intune_step.artifacts.base import AppMetadata
 from intune_step.auth.signin import sign_in
 from intune_step.config.options import build_options
 from intune_step.config.settings import build_settings
+from intune_step.config.tuning import WaitSchedules
 from intune_step.emulator import Emulator
 from intune_step.graph.client import GraphClient
 from intune_step.graph.lock import LockPolicy
@@ -407,7 +408,7 @@ def test_when_both_runs_create_the_app_the_older_one_is_kept(
                 graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens,
                                     reporter)
                 publisher = Publisher(settings, graph, BlockUploader(http, reporter), reporter,
-                                      waits=WaitPolicy(first_interval=0.05),
+                                      waits=WaitPolicy(WaitSchedules.uniform(0.05, 1)),
                                       lock_policy=LockPolicy(timeout=60, settle=0.3,
                                                              poll=0.1, heartbeat=0))
                 find = publisher.finder.find

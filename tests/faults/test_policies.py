@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
+from intune_step.config.tuning import PollSchedule, WaitSchedules
 from intune_step.errors import GraphError, StuckStateError
 from intune_step.graph.client import GraphResult
 from intune_step.graph.waits import (
@@ -71,11 +72,12 @@ def entity(state: str, rid: str = "rid-1") -> GraphResult:
 
 def test_a_stuck_state_fails_after_the_limit_naming_state_and_request() -> None:
     clock = Clock()
-    policy = WaitPolicy(first_interval=1, max_interval=4, timeout=30, sleep=clock.sleep,
+    policy = WaitPolicy(schedules=WaitSchedules.uniform(1, 4), timeout=30, sleep=clock.sleep,
                         clock=clock)
     with pytest.raises(StuckStateError) as caught:
         wait_for_state(lambda: entity("commitFilePending", "rid-9"), "uploadState",
-                       "commitFileSuccess", ["commitFilePending"], "waiting", policy)
+                       "commitFileSuccess", ["commitFilePending"], "waiting", policy,
+                       policy.schedules.commit)
     assert "still commitFilePending after 30s" in caught.value.message
     assert caught.value.request_id == "rid-9"
     assert clock.sleeps[:4] == [1, 2, 4, 4] and sum(clock.sleeps) == 30
@@ -86,14 +88,14 @@ def test_transient_error_is_waited_through() -> None:
     clock = Clock()
     policy = WaitPolicy(sleep=clock.sleep, clock=clock)
     done = wait_for_state(lambda: entity(next(states)), "uploadState", "commitFileSuccess",
-                          ["commitFilePending"], "waiting", policy)
+                          ["commitFilePending"], "waiting", policy, policy.schedules.commit)
     assert done["uploadState"] == "commitFileSuccess" and len(clock.sleeps) == 3
 
 
 def test_a_failed_state_carries_the_state() -> None:
     with pytest.raises(UnexpectedStateError) as caught:
         wait_for_state(lambda: entity("commitFileFailed"), "uploadState", "commitFileSuccess",
-                       ["commitFilePending"], "waiting", WaitPolicy())
+                       ["commitFilePending"], "waiting", WaitPolicy(), PollSchedule())
     assert caught.value.state == "commitFileFailed" and caught.value.request_id == "rid-1"
 
 
@@ -132,7 +134,7 @@ def cooldown_error(message: str = "An error has occurred", status: int = 400) ->
 
 def test_cooldown_retries_only_the_generic_400_within_the_limit() -> None:
     clock = Clock()
-    policy = WaitPolicy(first_interval=1, max_interval=8, timeout=20, sleep=clock.sleep,
+    policy = WaitPolicy(schedules=WaitSchedules.uniform(1, 8), timeout=20, sleep=clock.sleep,
                         clock=clock)
     answers: list[Any] = [cooldown_error(), cooldown_error(), "done"]
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import fields, replace
+from itertools import islice
 from pathlib import Path
 
 import pytest
 
-from intune_step.config.tuning import DEPRECATED, KNOBS, Tuning
+from intune_step.config.tuning import DEPRECATED, KNOBS, PollSchedule, Tuning, WaitSchedules
 from intune_step.errors import SettingsError
 from intune_step.graph.waits import WaitPolicy
 
@@ -62,10 +63,25 @@ def test_the_old_name_of_blocks_in_flight_works_with_a_warning() -> None:
 def test_the_wait_policy_takes_the_poll_interval_and_the_cap() -> None:
     policy = WaitPolicy.tuned(Tuning.from_environ({"INTUNE_POLL_INTERVAL": "0.1",
                                                     "INTUNE_WAIT_TIMEOUT": "7"}))
-    assert policy.intervals() == (0.1, 2.0)
+    assert policy.schedules == WaitSchedules.uniform(0.1, 2.0)
+    assert list(islice(policy.schedules.commit.delays(), 6)) == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0]
     assert policy.limit(300) == 7.0 and policy.limit() == 7.0
     plain = WaitPolicy.tuned(Tuning())
-    assert plain.intervals() == (0.5, 10.0) and plain.limit(300) == 300 and plain.limit() == 600
+    assert plain.schedules == WaitSchedules() and plain.limit(300) == 300 and plain.limit() == 600
+
+
+def test_a_tuned_schedule_reads_fast_then_steadily_then_backs_off() -> None:
+    schedule = PollSchedule(fast=(0.05, 0.1), steady=0.5, steady_for=1.5, backoff=2,
+                            max_interval=3)
+    assert list(islice(schedule.delays(), 9)) == [0.05, 0.1, 0.5, 0.5, 0.5, 1.0, 2.0, 3, 3]
+
+
+def test_every_state_has_fast_first_reads_and_a_steady_half_second() -> None:
+    schedules = WaitSchedules()
+    for state in (schedules.upload_url, schedules.commit, schedules.publish, schedules.renewal):
+        first = list(islice(state.delays(), 4))
+        assert sum(first[:3]) < 0.5 and first[3] == 0.5  # seen within 0.35 s, then every 0.5
+    assert schedules.commit.steady_for > schedules.upload_url.steady_for
 
 
 def test_the_readme_documents_every_knob_in_one_table() -> None:

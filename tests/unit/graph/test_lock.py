@@ -16,6 +16,7 @@ from intune_step.graph.lock import (
     AppLock,
     AppVanishedError,
     LockBusyError,
+    LockContendedError,
     LockLostError,
     LockPolicy,
 )
@@ -149,6 +150,64 @@ def test_patch_writes_the_content_tag_and_release_drops_only_the_lock() -> None:
     before = len(world.patches)
     lock.release()  # already released with the PATCH: nothing more is written
     assert len(world.patches) == before
+
+
+def test_a_background_acquire_returns_at_once_and_settles_before_any_write() -> None:
+    world = World()
+    gate = threading.Event()
+    events: list[str] = []
+
+    def slow_settle(seconds: float) -> None:
+        gate.wait(5)
+        events.append(f"settled {seconds}")
+
+    lock = AppLock(world.read, world.patch, "A", "me", RecordingReporter(),
+                   LockPolicy(timeout=60, heartbeat=0, settle=2.0, sleep=slow_settle,
+                              now=world.now))
+    app = lock.acquire(background=True)
+    assert lock_tag(app["notes"]).run_id == "me" and events == []  # returned before settling
+    assert len(world.patches) == 1
+    world.after_patch.append(lambda: events.append("write"))
+    threading.Timer(0.1, gate.set).start()
+    lock.patch({"committedContentVersion": "2"}, "commit")
+    assert events == ["settled 2.0", "write"]  # the write waited for the answer
+    lock.release()
+
+
+def test_a_background_acquire_that_lost_stops_before_writing_and_leaves_the_winner() -> None:
+    world = World()
+
+    def other_writes_after_us() -> None:
+        world.after_patch.clear()
+        assert world.app is not None
+        world.app["notes"] = with_lock(world.app["notes"], LockTag("other", world.now()))
+
+    world.after_patch.append(other_writes_after_us)
+    lock, _ = world.lock()
+    lock.acquire(background=True)
+    with pytest.raises(LockContendedError, match="run other took app A"):
+        lock.check()
+    count = len(world.patches)
+    with pytest.raises(LockLostError):  # answered once; later writes still refuse
+        lock.patch({"committedContentVersion": "2"}, "commit")
+    lock.release()
+    assert len(world.patches) == count and lock_tag(world.app["notes"]).run_id == "other"
+
+
+def test_a_background_acquire_starts_the_heartbeat_once_confirmed() -> None:
+    world = World()
+    policy = LockPolicy(timeout=5, heartbeat=0.02, settle=0, sleep=lambda s: None,
+                        now=world.now)
+    lock = AppLock(world.read, world.patch, "A", "me", RecordingReporter(), policy)
+    lock.acquire(background=True)
+    lock.confirmed()
+    deadline = time.monotonic() + 5
+    while len(world.patches) < 2 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lock.release()
+    assert len(world.patches) >= 2  # the lock, then at least one beat
+    assert not any(t.name.startswith("intune-step-lock") and t.is_alive()
+                   for t in threading.enumerate())
 
 
 def test_a_deleted_app_is_reported_as_vanished() -> None:

@@ -130,6 +130,32 @@ def test_app_id_is_checked_for_type_and_identity() -> None:
 @pytest.mark.parametrize("shape", [True, "null-icon"])
 def test_the_icon_is_fetched_when_the_entity_leaves_it_out(shape: bool | str) -> None:
     graph = FakeGraph([ios("1", "com.contoso.a", largeIcon=ICON)], thin_listing=shape)
-    app = AppFinder(graph).read("1")  # type: ignore[arg-type]
-    assert app["largeIcon"] == ICON
+    finder = AppFinder(graph)  # type: ignore[arg-type]
+    app = finder.read("1")
+    assert not app.get("largeIcon") and len(graph.calls) == 1  # asked for only when needed
+    assert finder.with_icon(app)["largeIcon"] == ICON
     assert ("deviceAppManagement/mobileApps/1", {"$select": "largeIcon"}) in graph.calls
+    calls = len(graph.calls)
+    assert finder.read("1")["largeIcon"] == ICON  # known from now on: no second $select
+    assert finder.with_icon(finder.read("1"))["largeIcon"] == ICON
+    assert len(graph.calls) == calls + 2
+
+
+def test_an_icon_this_run_wrote_is_not_asked_for_again() -> None:
+    graph = FakeGraph([ios("1", "com.contoso.a")], thin_listing=True)
+    finder = AppFinder(graph)  # type: ignore[arg-type]
+    finder.remember_icon("1", ICON)
+    assert finder.with_icon(finder.read("1"))["largeIcon"] == ICON
+    assert graph.calls == [("deviceAppManagement/mobileApps/1", None)]
+    finder.remember_icon("1", None)  # created without one: known to have none
+    assert finder.with_icon(finder.read("1"))["largeIcon"] is None
+    assert len(graph.calls) == 2
+
+
+def test_an_app_this_run_created_is_not_read_again_when_listing_candidates() -> None:
+    mine = ios("2", "com.contoso.a", created="2026-01-02T00:00:00Z")
+    graph = FakeGraph([ios("1", "com.contoso.a"), mine])
+    found = AppFinder(graph).candidates(meta(), known=mine)  # type: ignore[arg-type]
+    assert [a["id"] for a in found] == ["1", "2"]
+    assert ("deviceAppManagement/mobileApps/2", None) not in graph.calls
+    assert ("deviceAppManagement/mobileApps/1", None) in graph.calls
