@@ -1,22 +1,25 @@
-"""macOS ``.dmg`` (UDIF) -> ``macOSDmgApp``, reading the app's Info.plist from HFS+.
+"""macOS ``.dmg`` (UDIF) -> ``macOSDmgApp``, reading the app's Info.plist from HFS+ or APFS.
 
-Layers, each bounded (docs/protocol.md, "macOS packages and disk images"):
+Layers, each bounded (docs/protocol.md, "macOS packages and disk images" and
+"APFS disk images"):
 
 1. UDIF: the 512-byte ``koly`` trailer points at an XML plist whose ``blkx`` entries are chunk
    tables (``mish``) mapping the virtual disk's sectors onto zero-fill, raw, zlib (UDZO),
-   bzip2 (UDBZ) or LZMA (ULMO) chunks of the data fork. Chunks are decompressed on demand,
-   one at a time, with a small cache.
-2. The volume: an HFS+/HFSX volume header (``H+``/``HX`` at +1024) at the start of one of
-   the blkx partitions or GPT partitions.
+   bzip2 (UDBZ), LZMA (ULMO) or LZFSE (ULFO) chunks of the data fork. Chunks are decompressed
+   on demand, one at a time, with a small cache.
+2. The volume: an HFS+/HFSX volume header (``H+``/``HX`` at +1024) or an APFS container
+   superblock (``NXSB`` at +32) at the start of one of the blkx partitions or GPT partitions.
 3. HFS+: the catalog B-tree is descended by (parent id, "") keys, which needs no Unicode
    collation, and the leaves are scanned for a folder's children: the root's ``*.app``
    folders, their ``Contents``, and its ``Info.plist``, read through the data fork's extents.
+   APFS: libfsapfs, reading the partition through a bounded window (artifacts/apfs.py).
 
 Out of reach (each a MetadataUnreadableError naming bundle-id/bundle-version, which may stand
-in for the app's values): APFS, FAT and HFS-wrapped volumes, LZFSE/ADC chunks, forks continued
-in the extents-overflow file, HFS+-compressed (decmpfs) Info.plist files, and images with no
-top-level .app. Encrypted and segmented images are refused outright: a device cannot install
-them as uploaded. So is a damaged UDIF container.
+in for the app's values): FAT and HFS-wrapped volumes, ADC chunks, LZFSE where no bounded
+decoder exists (Windows), forks continued in the extents-overflow file, HFS+-compressed
+(decmpfs) Info.plist files, APFS files compressed with a method libfsapfs lacks, and images
+with no top-level .app. Encrypted images and volumes and segmented images are refused
+outright: a device cannot install them as uploaded. So is a damaged UDIF container.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
+from intune_step.artifacts import lzfse_bounded
+from intune_step.artifacts.apfs import ApfsVolume, is_apfs
 from intune_step.artifacts.base import (
     BUNDLE_OVERRIDE_FIX,
     AppMetadata,
@@ -80,10 +85,10 @@ def read_dmg(path: Path) -> AppMetadata:
     with path.open("rb") as fp:
         disk = UdifDisk(fp, path)
         try:
-            volume = _find_hfs(disk, path)
+            volume = _find_volume(disk, path)
             apps = _top_level_apps(volume, path)
         except (struct.error, IndexError) as exc:  # a short read in a damaged structure
-            raise _unreadable(path, f"the HFS+ volume looks corrupt ({exc})") from exc
+            raise _unreadable(path, f"the volume looks corrupt ({exc})") from exc
     primary = apps[0]
     minimum = primary.minimum_os
     return AppMetadata(
@@ -282,9 +287,13 @@ class UdifDisk:
                 return bz2.BZ2Decompressor().decompress(raw, size)
             if chunk.kind == LZMA:
                 return lzma.LZMADecompressor().decompress(raw, size)
+            if chunk.kind == LZFSE:
+                return lzfse_bounded.decode(raw, size)
         except (zlib.error, OSError, lzma.LZMAError, EOFError, ValueError) as exc:
             raise self._fail(f"a compressed chunk is corrupt ({exc})") from exc
-        names = {ADC: "ADC (UDCO)", LZFSE: "LZFSE (ULFO)"}
+        except lzfse_bounded.LzfseUnavailable as exc:
+            raise _unreadable(self._path, f"it uses LZFSE (ULFO) compression and {exc}") from exc
+        names = {ADC: "ADC (UDCO)"}
         raise _unreadable(
             self._path, f"it uses {names.get(chunk.kind, hex(chunk.kind))} compression"
         )
@@ -293,10 +302,9 @@ class UdifDisk:
 # --- finding the volume --------------------------------------------------------------------
 
 
-def _find_hfs(disk: UdifDisk, path: Path) -> HfsPlus:
+def _find_volume(disk: UdifDisk, path: Path) -> AppVolume:
     starts = [sector for _, sector in disk.partitions] + _gpt_starts(disk)
     seen: set[int] = set()
-    apfs = False
     for sector in starts:
         if sector in seen or sector < 0:
             continue
@@ -305,10 +313,9 @@ def _find_hfs(disk: UdifDisk, path: Path) -> HfsPlus:
         signature = disk.read(base + 1024, 2)
         if signature in (b"H+", b"HX"):
             return HfsPlus(disk, base, path)
-        apfs = apfs or disk.read(base + 32, 4) == b"NXSB"
-    if apfs or any("apfs" in name.lower() for name, _ in disk.partitions):
-        raise _unreadable(path, "its volume is APFS, which this reader does not parse")
-    raise _unreadable(path, "no HFS+ volume was found in it")
+        if is_apfs(disk, base):
+            return ApfsVolume(disk, base, path, MAX_INFO_PLIST)
+    raise _unreadable(path, "no HFS+ or APFS volume was found in it")
 
 
 def _gpt_starts(disk: UdifDisk) -> list[int]:
@@ -325,6 +332,16 @@ def _gpt_starts(disk: UdifDisk) -> list[int]:
         if entry[:16] in (HFSPLUS_GUID, APFS_GUID):
             starts.append(struct.unpack_from("<Q", entry, 32)[0])
     return starts
+
+
+class AppVolume(Protocol):
+    """What the app reader needs of a volume, HFS+ or APFS."""
+
+    kind: str
+
+    def app_folders(self) -> list[str]: ...
+
+    def info_plist(self, folder: str, limit: int) -> bytes | None: ...
 
 
 # --- HFS+ ----------------------------------------------------------------------------------
@@ -383,6 +400,7 @@ class HfsPlus:
         if self.node_size < 512 or self.node_size > 65536 or self.node_size & 1:
             raise self._corrupt(f"invalid catalog node size {self.node_size}")
         self._visits = 0
+        self._apps: dict[str, Record] = {}
 
     def _corrupt(self, why: str) -> ArtifactError:
         return _unreadable(self._path, f"the HFS+ volume looks corrupt ({why})")
@@ -476,6 +494,23 @@ class HfsPlus:
         wanted = name.casefold()
         return next((r for r in self.children(parent) if r.name.casefold() == wanted), None)
 
+    def app_folders(self) -> list[str]:
+        """The ``*.app`` folders at the root, in catalog (name) order."""
+        self._apps = {
+            r.name: r
+            for r in self.children(HFS_ROOT_FOLDER)
+            if r.kind == FOLDER and r.name.lower().endswith(".app")
+        }
+        return list(self._apps)
+
+    def info_plist(self, folder: str, limit: int) -> bytes | None:
+        record = self._apps.get(folder) or self.child(HFS_ROOT_FOLDER, folder)
+        contents = self.child(record.cnid, "Contents") if record else None
+        plist = self.child(contents.cnid, "Info.plist") if contents else None
+        if plist is None or plist.kind != FILE:
+            return None
+        return self.read_file(plist, limit)
+
     def read_file(self, record: Record, limit: int) -> bytes:
         if record.compressed:
             raise _unreadable(self._path, f"{record.name} is stored HFS+-compressed (decmpfs)")
@@ -513,12 +548,8 @@ class App:
         return self.short_version or self.build or ""
 
 
-def _top_level_apps(volume: HfsPlus, path: Path) -> list[App]:
-    folders = [
-        r
-        for r in volume.children(HFS_ROOT_FOLDER)
-        if r.kind == FOLDER and r.name.lower().endswith(".app")
-    ]
+def _top_level_apps(volume: AppVolume, path: Path) -> list[App]:
+    folders = volume.app_folders()
     if not folders:
         raise MetadataUnreadableError(
             f"{path.name}: no .app was found at the top level of the disk image, so Intune's "
@@ -546,22 +577,20 @@ def primary_first(apps: list[App], stem: str) -> list[App]:
     return [primary, *(app for app in apps if app is not primary)]
 
 
-def _read_app(volume: HfsPlus, folder: Record, path: Path) -> App:
-    contents = volume.child(folder.cnid, "Contents")
-    plist_record = volume.child(contents.cnid, "Info.plist") if contents else None
-    if plist_record is None or plist_record.kind != FILE:
-        raise _unreadable(path, f"{folder.name} has no Contents/Info.plist")
-    data = volume.read_file(plist_record, MAX_INFO_PLIST)
+def _read_app(volume: AppVolume, folder: str, path: Path) -> App:
+    data = volume.info_plist(folder, MAX_INFO_PLIST)
+    if data is None:
+        raise _unreadable(path, f"{folder} has no Contents/Info.plist")
     if b"<!ENTITY" in data:
-        raise _unreadable(path, f"{folder.name}/Contents/Info.plist declares entities")
+        raise _unreadable(path, f"{folder}/Contents/Info.plist declares entities")
     try:
         info = plistlib.loads(data)
     except Exception as exc:  # plistlib raises many types on bad input
-        raise _unreadable(path, f"{folder.name}/Contents/Info.plist is malformed ({exc})") from exc
+        raise _unreadable(path, f"{folder}/Contents/Info.plist is malformed ({exc})") from exc
     if not isinstance(info, dict) or not str(info.get("CFBundleIdentifier", "")).strip():
-        raise _unreadable(path, f"{folder.name}/Contents/Info.plist has no CFBundleIdentifier")
+        raise _unreadable(path, f"{folder}/Contents/Info.plist has no CFBundleIdentifier")
     app = App(
-        folder=folder.name,
+        folder=folder,
         bundle_id=str(info["CFBundleIdentifier"]).strip(),
         short_version=_text(info.get("CFBundleShortVersionString")),
         build=_text(info.get("CFBundleVersion")),
@@ -569,7 +598,7 @@ def _read_app(volume: HfsPlus, folder: Record, path: Path) -> App:
         minimum_os=_text(info.get("LSMinimumSystemVersion")),
     )
     if not app.display_version:
-        raise _unreadable(path, f"{folder.name}/Contents/Info.plist has no version")
+        raise _unreadable(path, f"{folder}/Contents/Info.plist has no version")
     return app
 
 

@@ -10,7 +10,7 @@ import gzip
 import plistlib
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import quoteattr
@@ -186,7 +186,7 @@ def build_dmg(
             tree.setdefault("/".join(parts[:i]), None)
         tree[name] = data
     volume = _hfs_volume(tree, volume_name)
-    path.write_bytes(_udif(volume, chunk_sectors))
+    path.write_bytes(udif(volume, chunk_sectors))
     return path
 
 
@@ -422,8 +422,16 @@ def _volume_header(
     )
 
 
-def _udif(volume: bytes, chunk_sectors: int) -> bytes:
-    """Wrap a raw volume as a single-partition UDZO image (hdiutil -layout NONE)."""
+def udif(
+    volume: bytes,
+    chunk_sectors: int = 2048,
+    *,
+    compression: str = "zlib",
+    partition: str = "Apple_HFS",
+) -> bytes:
+    """Wrap a raw volume as a single-partition image (hdiutil -layout NONE): UDZO (zlib),
+    ULFO (lzfse, the ``lzfse`` package's encoder) or UDRO (raw) chunks."""
+    kind, encode = _CHUNK_CODECS[compression]
     sectors = len(volume) // SECTOR
     data = bytearray()
     entries = []
@@ -433,10 +441,8 @@ def _udif(volume: bytes, chunk_sectors: int) -> bytes:
         if not piece.strip(b"\x00"):
             entries.append(struct.pack(">IIQQQQ", 0x2, 0, first, count, len(data), 0))
             continue
-        compressed = zlib.compress(piece, 9)
-        entries.append(
-            struct.pack(">IIQQQQ", 0x80000005, 0, first, count, len(data), len(compressed))
-        )
+        compressed = encode(piece)
+        entries.append(struct.pack(">IIQQQQ", kind, 0, first, count, len(data), len(compressed)))
         data += compressed
     entries.append(struct.pack(">IIQQQQ", 0xFFFFFFFF, 0, sectors, 0, 0, 0))
     mish = struct.pack(
@@ -460,10 +466,10 @@ def _udif(volume: bytes, chunk_sectors: int) -> bytes:
                 "blkx": [
                     {
                         "Attributes": "0x0050",
-                        "CFName": "disk image (Apple_HFS : 0)",
+                        "CFName": f"disk image ({partition} : 0)",
                         "Data": mish,
                         "ID": "0",
-                        "Name": "disk image (Apple_HFS : 0)",
+                        "Name": f"disk image ({partition} : 0)",
                     }
                 ]
             }
@@ -497,3 +503,16 @@ def _udif(volume: bytes, chunk_sectors: int) -> bytes:
         sectors,
     )
     return bytes(data) + plist + koly
+
+
+def _lzfse(piece: bytes) -> bytes:
+    import lzfse  # the reference encoder; only ULFO images need it
+
+    return bytes(lzfse.compress(piece))
+
+
+_CHUNK_CODECS: dict[str, tuple[int, Callable[[bytes], bytes]]] = {
+    "zlib": (0x80000005, lambda piece: zlib.compress(piece, 9)),
+    "lzfse": (0x80000007, _lzfse),
+    "raw": (0x00000001, bytes),
+}

@@ -21,6 +21,7 @@ import pytest
 
 from intune_step.crypto import FileEncryptionInfo, decrypt_blob
 from intune_step.emulator import Emulator
+from intune_step.samples.apfs import build_apfs_dmg
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
 from intune_step.samples.windows import build_intunewin, build_msix
 from tests.artifacts.signing import certificate, der
@@ -315,6 +316,20 @@ def test_dmg_with_apps(emulator: Emulator, tmp_path: Path) -> None:
         ("com.contoso.suite", "4.0.2"), ("com.contoso.suite.helper", "1.1")]
     assert app["displayName"] == "Suite" and min_os_flag(app) == "v11_0"  # LSMinimum 11.5
     assert_plain_upload(emulator, app, tmp_path / "Suite.dmg")
+
+
+@pytest.mark.e2e
+def test_apfs_dmg(emulator: Emulator, tmp_path: Path) -> None:
+    """An APFS image in LZFSE chunks: bundle id and version come from its app, no inputs."""
+    build_apfs_dmg(tmp_path / "Viewer.dmg", compression="lzfse", apps={
+        "Viewer.app": info_plist("com.contoso.viewer", "3.2", "13.0", "Viewer")})
+    run = run_entrypoint(emulator, tmp_path, "Viewer.dmg")
+    app = published(emulator, run, "#microsoft.graph.macOSDmgApp")
+    assert (app["primaryBundleId"], app["primaryBundleVersion"]) == ("com.contoso.viewer", "3.2")
+    assert app["includedApps"] == [{"@odata.type": "#microsoft.graph.macOSIncludedApp",
+                                    "bundleId": "com.contoso.viewer", "bundleVersion": "3.2"}]
+    assert app["displayName"] == "Viewer" and min_os_flag(app) == "v13_0"
+    assert_plain_upload(emulator, app, tmp_path / "Viewer.dmg")
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from intune_step.samples.apfs import build_apfs_dmg
 from intune_step.samples.apk import build_apk
 from intune_step.samples.ipa import build_ipa
 from intune_step.samples.macos import build_dmg, build_pkg, info_plist
@@ -47,6 +48,12 @@ def _pkg(shape: str) -> bytes:
                                                shape=shape))  # type: ignore[arg-type]
 
 
+def _apfs(compression: str, decmpfs: tuple[str, ...] = ()) -> bytes:
+    return _built("a.dmg", lambda p: build_apfs_dmg(
+        p, apps={"Seed.app": _plist()}, files={"ReadMe.txt": b"seed\n"},
+        compression=compression, decmpfs=decmpfs))
+
+
 SEEDS: dict[str, Callable[[], list[bytes]]] = {
     ".ipa": lambda: [_built("a.ipa", lambda p: build_ipa(p, binary_plist=True)),
                      _built("b.ipa", lambda p: build_ipa(p, binary_plist=False,
@@ -64,5 +71,7 @@ SEEDS: dict[str, Callable[[], list[bytes]]] = {
         p, setup_file="setup.exe", files={"setup.exe": b"MZ" + bytes(300)}, name="Seed"))],
     ".pkg": lambda: [_pkg("product"), _pkg("component")],
     ".dmg": lambda: [_built("a.dmg", lambda p: build_dmg(p, apps={"Seed.app": _plist()})),
-                     (FIXTURES / "macos" / "hfsplus_zlib.dmg").read_bytes()],
+                     (FIXTURES / "macos" / "hfsplus_zlib.dmg").read_bytes(),
+                     _apfs("zlib"), _apfs("lzfse"),
+                     _apfs("raw", decmpfs=("Seed.app/Contents/Info.plist",))],
 }
