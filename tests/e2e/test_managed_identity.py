@@ -122,7 +122,7 @@ def test_the_identity_signs_in_to_another_tenant_as_a_federated_credential(
 @pytest.mark.e2e
 def test_an_app_that_does_not_trust_the_identity_is_refused(
         home_and_other: tuple[Emulator, Emulator, Path], tmp_path: Path) -> None:
-    home, other, bundle = home_and_other
+    _home, other, bundle = home_and_other
     build_ipa(tmp_path / "app.ipa")
     stranger = ManagedIdentityConfig(client_id=str(uuid.uuid4()), object_id=str(uuid.uuid4()))
     with Emulator(EmulatorConfig(managed_identities=(stranger,))) as elsewhere:
