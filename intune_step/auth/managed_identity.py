@@ -35,6 +35,8 @@ from intune_step.transport.http import safe_url
 from intune_step.transport.retry import RetryPolicy
 
 FAILED = "managed identity sign-in failed"
+# The platform's proof that a request comes from the machine itself (App Service, ML).
+ENDPOINT_SECRETS = ("IDENTITY_HEADER", "MSI_SECRET")
 
 
 # A local endpoint answers at once or not at all: do not wait the 15 s meant for the internet.
@@ -196,6 +198,9 @@ def managed_credential(settings: Settings, http: httpx.Client, reporter: Reporte
                        retry: RetryPolicy = ENTRA_RETRY) -> ClientCredential:
     """The credential of ``managed-identity`` or ``managed-identity-federation``."""
     identity = ManagedIdentity(settings.managed_identity, identity_endpoint(environ))
+    for variable in ENDPOINT_SECRETS:  # MSAL sends them; nothing of ours may print them
+        if environ.get(variable, "").strip():
+            reporter.mask(environ[variable].strip())
     where = f"from {identity.endpoint.name}"
     if settings.credential == MANAGED_IDENTITY:
         return ClientCredential(settings.credential, "", f"{identity.label} {where}",
