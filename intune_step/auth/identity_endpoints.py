@@ -102,8 +102,7 @@ def identity_endpoint(environ: Mapping[str, str],
     override = environ.get("AZURE_POD_IDENTITY_AUTHORITY_HOST", "").strip()
     host = override.strip("/") if override else f"http://{IMDS_HOST}"
     chosen = ("AZURE_POD_IDENTITY_AUTHORITY_HOST is set" if override else
-              "no managed identity variable is set (IDENTITY_ENDPOINT, MSI_ENDPOINT), so the "
-              "Azure VM endpoint")
+              "no IDENTITY_ENDPOINT or MSI_ENDPOINT is set: the Azure VM endpoint")
     return IdentityEndpoint(
         "the Azure instance metadata service (IMDS)", host + IMDS_TOKEN_PATH, chosen,
         "run the step on an Azure VM, scale set or AKS node that has a managed identity, or on "

@@ -29,7 +29,8 @@ from intune_step.config.credentials import MANAGED_IDENTITY
 from intune_step.config.settings import Settings
 from intune_step.errors import AuthError, IntuneStepError, ServiceError, SettingsError
 from intune_step.report import Reporter
-from intune_step.transport.attempts import THROTTLED_OR_5XX
+from intune_step.transport.attempts import THROTTLED_OR_5XX, Send
+from intune_step.transport.deadline import Deadline
 from intune_step.transport.diagnose import diagnose
 from intune_step.transport.http import safe_url
 from intune_step.transport.retry import RetryPolicy
@@ -61,6 +62,13 @@ class IdentityHttp(MsalHttpClient):
             connect=min(client.timeout.connect, CONNECT_TIMEOUT), read=client.timeout.read,
             write=client.timeout.write, pool=client.timeout.pool)
 
+    last_status: int | None = None  # of the last answer, for an error that MSAL words badly
+
+    def _retrying(self, send: Send, deadline: Deadline) -> httpx.Response:
+        response = super()._retrying(send, deadline)
+        self.last_status = response.status_code
+        return response
+
     def _check_url(self, url: str) -> None:
         target = httpx.URL(url)
         if target.scheme == "https" or (target.scheme == "http" and plain_http_allowed(target)):
@@ -89,6 +97,7 @@ class IdentityTokens:
 
     def _new_client(self) -> msal.ManagedIdentityClient:
         transport: Any
+        self._transport: IdentityHttp | None = None
         if self.identity.endpoint.service_fabric:
             # MSAL pins Service Fabric's certificate by thumbprint on a requests.Session it
             # derives itself, and accepts no other client there.
@@ -96,8 +105,8 @@ class IdentityTokens:
 
             transport = requests.Session()
         else:
-            transport = IdentityHttp(self._http, self.identity.endpoint, self._reporter,
-                                     self._retry)
+            transport = self._transport = IdentityHttp(self._http, self.identity.endpoint,
+                                                       self._reporter, self._retry)
         return msal.ManagedIdentityClient(self.identity.selector(), http_client=transport)
 
     def forget(self) -> None:
@@ -120,8 +129,10 @@ class IdentityTokens:
                             f"({type(exc).__name__}: {exc.filename})",
                             fix=f"check {endpoint.check}") from exc
         except ValueError as exc:  # its answer was not JSON
-            raise ServiceError(f"{FAILED}: {endpoint.describe()} answered something other "
-                               "than JSON", fix="check that nothing else listens there (a "
+            status = self._transport.last_status if self._transport else None
+            answered = f"HTTP {status} and " if status else ""
+            raise ServiceError(f"{FAILED}: {endpoint.describe()} answered {answered}something "
+                               "other than JSON", fix="check that nothing else listens there (a "
                                "proxy must not intercept it)") from exc
         token = result.get("access_token")
         if not isinstance(token, str) or not token:

@@ -177,8 +177,9 @@ def test_an_identity_the_machine_lacks(httpx_mock: HTTPXMock, ref: IdentityRef |
 
 
 def test_an_answer_that_is_not_json(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(text="<html>proxy login</html>")
-    with make_client() as http, pytest.raises(ServiceError, match="other than JSON"):
+    httpx_mock.add_response(status_code=403, text="<html>proxy login</html>")
+    with make_client() as http, pytest.raises(ServiceError,
+                                              match="HTTP 403 and something other than JSON"):
         IdentityTokens(identity(), http, RecordingReporter(), NO_WAIT).acquire("r")
 
 
