@@ -38,8 +38,6 @@ from intune_step.transport.retry import RetryPolicy
 FAILED = "managed identity sign-in failed"
 # The platform's proof that a request comes from the machine itself (App Service, ML).
 ENDPOINT_SECRETS = ("IDENTITY_HEADER", "MSI_SECRET")
-
-
 # A local endpoint answers at once or not at all: do not wait the 15 s meant for the internet.
 CONNECT_TIMEOUT = 3.0
 # IMDS asks for retries on 404 (updating), 410 (back within 70 s), 429 and 5xx
@@ -53,6 +51,7 @@ class IdentityHttp(MsalHttpClient):
 
     statuses = IDENTITY_RETRY_STATUSES
     what = "managed identity endpoint"
+    last_status: int | None = None  # of the last answer, for an error that MSAL words badly
 
     def __init__(self, client: httpx.Client, endpoint: IdentityEndpoint,
                  reporter: Reporter | None = None, retry: RetryPolicy | None = None) -> None:
@@ -61,8 +60,6 @@ class IdentityHttp(MsalHttpClient):
         self.timeout = client.timeout if client.timeout.connect is None else httpx.Timeout(
             connect=min(client.timeout.connect, CONNECT_TIMEOUT), read=client.timeout.read,
             write=client.timeout.write, pool=client.timeout.pool)
-
-    last_status: int | None = None  # of the last answer, for an error that MSAL words badly
 
     def _retrying(self, send: Send, deadline: Deadline) -> httpx.Response:
         response = super()._retrying(send, deadline)
