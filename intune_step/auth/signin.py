@@ -12,7 +12,7 @@ from intune_step.auth.guards import WRITE_ROLE, TokenFacts, check_token
 from intune_step.auth.managed_identity import managed_credential, token_provider
 from intune_step.auth.oidc import FETCH_RETRY
 from intune_step.auth.tokens import ENTRA_RETRY, TokenProvider
-from intune_step.config.credentials import MANAGED_KINDS
+from intune_step.config.credentials import MANAGED_IDENTITY, MANAGED_KINDS
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
 from intune_step.report import Reporter
@@ -33,7 +33,7 @@ def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
     else:
         credential = build_credential(settings, http, reporter, environ, workspace,
                                       FETCH_RETRY.tuned(tuning))
-    if credential.kind == "managed-identity":
+    if credential.kind == MANAGED_IDENTITY:
         reporter.info(f"Signing in as {credential.description}")
     else:
         reporter.info(f"Signing in as {settings.client_id} with {credential.description}")
