@@ -1,4 +1,5 @@
-"""Build the client credential MSAL signs in with: a secret, a certificate or a federated token.
+"""Build the client credential MSAL signs in with: a secret, a certificate or a federated token
+(a managed identity's: managed_identity.py).
 
 The settings have already decided *which* credential (``Settings.credential``); this module
 reads its material (files, variables, the CI's OIDC endpoint) and masks every secret it
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from intune_step.auth.identity_endpoints import ManagedIdentity
 from intune_step.auth.oidc import (
     FETCH_RETRY,
     AzureDevOpsOidc,
@@ -35,6 +37,7 @@ class ClientCredential:
     msal: str | dict[str, Any] = field(repr=False)  # MSAL's client_credential
     description: str  # for the log: never a secret
     federated: FederatedToken | None = None
+    identity: ManagedIdentity | None = None  # the runner's managed identity, when it signs in
 
 
 def secret_credential(settings: Settings) -> ClientCredential:
@@ -44,7 +47,9 @@ def secret_credential(settings: Settings) -> ClientCredential:
 def build_credential(settings: Settings, http: httpx.Client, reporter: Reporter,
                      environ: Mapping[str, str], workspace: Path,
                      retry: RetryPolicy = FETCH_RETRY) -> ClientCredential:
-    """The credential ``settings`` chose; ``retry`` is for fetching a CI's OIDC token."""
+    """The credential ``settings`` chose; ``retry`` is for fetching a CI's OIDC token.
+
+    A managed identity's credential comes from ``managed_identity.managed_credential``."""
     kind = settings.credential
     if kind == "secret":
         reporter.mask(settings.client_secret)

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 
 from intune_step.auth.oidc import jwt_claims
 from intune_step.config.clouds import CLOUDS
+from intune_step.config.credentials import MANAGED_IDENTITY
 from intune_step.config.settings import Settings
+from intune_step.config.text import GUID
 from intune_step.errors import AuthError
 
 WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
+WRITE_ROLE_ID = "78145de6-330d-4800-a6ce-494ff2d33d07"  # its app role ID in Microsoft Graph
 
 
 class TenantMismatchError(AuthError):
@@ -32,6 +35,7 @@ class TokenFacts:
     tenant: str | None
     app_id: str | None
     roles: tuple[str, ...]
+    object_id: str | None = None  # oid: the service principal's object ID
 
 
 def token_facts(token: str) -> TokenFacts:
@@ -44,6 +48,7 @@ def token_facts(token: str) -> TokenFacts:
         str(claims["tid"]) if claims.get("tid") else None,
         str(claims.get("appid") or claims.get("azp") or "") or None,
         tuple(str(r) for r in roles) if isinstance(roles, list) else (),
+        str(claims["oid"]) if claims.get("oid") else None,
     )
 
 
@@ -60,12 +65,39 @@ def check_token(token: str, settings: Settings) -> TokenFacts:
                 f"signed in to tenant {facts.tenant}, but expected-tenant is "
                 f"{settings.expected_tenant}",
                 fix="check the tenant in auth-url (or the named setting) against expected-tenant")
+    if settings.credential == MANAGED_IDENTITY:
+        _check_identity_tenant(facts, settings)
     if facts.readable and WRITE_ROLE not in facts.roles:
         held = ", ".join(facts.roles) if facts.roles else "no application permissions"
+        if settings.credential == MANAGED_IDENTITY:
+            principal = f" (service principal {facts.object_id})" if facts.object_id else ""
+            raise MissingPermissionError(
+                f"{settings.principal}{principal} lacks the application permission {WRITE_ROLE} "
+                f"(its token carries {held})", fix=identity_grant_steps(facts))
         raise MissingPermissionError(
             f"the app registration {settings.client_id} lacks the application permission "
             f"{WRITE_ROLE} (its token carries {held})", fix=grant_steps(settings))
     return facts
+
+
+def _check_identity_tenant(facts: TokenFacts, settings: Settings) -> None:
+    """A managed identity signs in to its own tenant only: auth-url must name that one."""
+    if facts.tenant and GUID.match(settings.tenant) and (
+            facts.tenant.lower() != settings.tenant.lower()):
+        raise TenantMismatchError(
+            f"the managed identity belongs to tenant {facts.tenant}, but auth-url names tenant "
+            f"{settings.tenant}",
+            fix="set auth-url to the identity's tenant, or publish to the other tenant with "
+                "credential: managed-identity-federation (docs/credentials.md)")
+
+
+def identity_grant_steps(facts: TokenFacts) -> str:
+    """No portal page grants an app role to a managed identity: Graph does."""
+    principal = facts.object_id or "<the identity's object (principal) ID>"
+    return (f"grant the Microsoft Graph app role {WRITE_ROLE} (app role ID {WRITE_ROLE_ID}) to "
+            f"the identity's service principal {principal} with `az rest` (docs/credentials.md, "
+            "\"Managed identity\", has the command; needs a Privileged Role Administrator), "
+            "then re-run `intune-step check`")
 
 
 def grant_steps(settings: Settings) -> str:

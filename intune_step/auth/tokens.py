@@ -47,18 +47,28 @@ class MsalHttpClient:
             return {k: v.decode() if isinstance(v, bytes) else v for k, v in data.items()}
         return data
 
+    # What the retry loop calls transient, and its timeouts (None: the client's own).
+    statuses: frozenset[int] = THROTTLED_OR_5XX
+    timeout: httpx.Timeout | None = None
+    what = "sign-in"
+
     def post(self, url: str, params: Any = None, data: Any = None, headers: Any = None,
              **kwargs: Any) -> httpx.Response:
+        self._check_url(url)
         deadline = Deadline(self._retry.deadline)
         return self._retrying(lambda: deadline.send(
-            self._client, "POST", url, params=params, data=self._text_form(data),
+            self._client, "POST", url, self.timeout, params=params, data=self._text_form(data),
             headers=headers), deadline)
 
     def get(self, url: str, params: Any = None, headers: Any = None,
             **kwargs: Any) -> httpx.Response:
+        self._check_url(url)
         deadline = Deadline(self._retry.deadline)
         return self._retrying(lambda: deadline.send(
-            self._client, "GET", url, params=params, headers=headers), deadline)
+            self._client, "GET", url, self.timeout, params=params, headers=headers), deadline)
+
+    def _check_url(self, url: str) -> None:
+        """Refuse a URL this client must not send to (the login host's comes from settings)."""
 
     def _retrying(self, send: Send, deadline: Deadline) -> httpx.Response:
         """Retry 429 and 5xx here, below MSAL: MSAL would replay a cached failure until its
@@ -66,17 +76,20 @@ class MsalHttpClient:
         Entra throttling or down is a service failure (exit 3), never bad input.
         Connection errors go up untouched: MSAL's caller words them."""
         outcome = send_with_retries(
-            send, self._retry, "sign-in",
+            send, self._retry, self.what,
             warn=self._reporter.warning if self._reporter is not None else None,
-            statuses=THROTTLED_OR_5XX, detail=request_id_note("x-ms-request-id"), errors=(),
+            statuses=self.statuses, detail=request_id_note("x-ms-request-id"), errors=(),
             deadline=deadline)
         if outcome.exhausted:
-            raise ServiceError(
-                f"sign-in failed: the login host answered HTTP {outcome.response.status_code} "
-                f"(gave up after {outcome.attempts} attempts)",
-                request_id=outcome.response.headers.get("x-ms-request-id"),
-                fix="Entra is throttling or unavailable; re-run the step later")
+            raise self._exhausted(outcome.response, outcome.attempts)
         return outcome.response
+
+    def _exhausted(self, response: httpx.Response, attempts: int) -> ServiceError:
+        return ServiceError(
+            f"sign-in failed: the login host answered HTTP {response.status_code} "
+            f"(gave up after {attempts} attempts)",
+            request_id=response.headers.get("x-ms-request-id"),
+            fix="Entra is throttling or unavailable; re-run the step later")
 
     def close(self) -> None:  # the client belongs to the caller
         pass
@@ -154,12 +167,17 @@ class TokenProvider:
         self._reporter = reporter
         self._lock = threading.Lock()
         self.credential = credential or secret_credential(settings)
+        self._start(http, retry)
+
+    def _start(self, http: httpx.Client, retry: RetryPolicy) -> None:
+        """Build the MSAL application that hands out the tokens."""
+        settings = self._settings
         try:
             self._app = msal.ConfidentialClientApplication(
                 settings.client_id,
                 client_credential=self.credential.msal,
                 authority=settings.authority,
-                http_client=MsalHttpClient(http, reporter, retry),
+                http_client=MsalHttpClient(http, self._reporter, retry),
                 # Known Microsoft hosts need no discovery; other hosts must not be sent to
                 # login.microsoftonline.com for it.
                 instance_discovery=False,
@@ -175,20 +193,29 @@ class TokenProvider:
 
     def token(self, force_refresh: bool = False) -> str:
         with self._lock:
-            if force_refresh:
-                self._app.remove_tokens_for_client()
-            try:
-                result = self._app.acquire_token_for_client(scopes=[self._settings.scope])
-            except httpx.HTTPError as exc:
-                raise unreachable_login_host(exc, self._settings) from exc
-            except ValueError as exc:
-                raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
-                                fix="check the tenant and host in auth-url") from exc
+            result = self._acquire(force_refresh)
         if "access_token" not in result:
-            raise explain_entra_error(result, self.credential)
+            raise self._refused(result)
         token = str(result["access_token"])
         self._reporter.mask(token)
         return token
+
+    def _acquire(self, force_refresh: bool) -> Mapping[str, Any]:
+        """MSAL's answer: from its cache, or a new token request."""
+        if force_refresh:
+            self._app.remove_tokens_for_client()
+        try:
+            result: Mapping[str, Any] = self._app.acquire_token_for_client(
+                scopes=[self._settings.scope])
+        except httpx.HTTPError as exc:
+            raise unreachable_login_host(exc, self._settings) from exc
+        except ValueError as exc:
+            raise AuthError(f"sign-in failed: {str(exc).splitlines()[0][:200]}",
+                            fix="check the tenant and host in auth-url") from exc
+        return result
+
+    def _refused(self, result: Mapping[str, Any]) -> AuthError:
+        return explain_entra_error(result, self.credential)
 
 
 def unreachable_login_host(error: httpx.HTTPError, settings: Settings) -> ServiceError:

@@ -8,13 +8,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from intune_step.config.text import GUID, clean
 from intune_step.errors import SettingsError
 
-CREDENTIALS = ("secret", "certificate", "github-oidc", "azure-devops-oidc", "federated-token")
+MANAGED_IDENTITY = "managed-identity"  # sign in as the runner's managed identity itself
+# Sign in as an app registration that trusts the runner's managed identity (its token for
+# api://AzureADTokenExchange is the client assertion): another tenant, no secret.
+MANAGED_IDENTITY_FEDERATION = "managed-identity-federation"
+MANAGED_KINDS = (MANAGED_IDENTITY, MANAGED_IDENTITY_FEDERATION)
+CREDENTIALS = ("secret", "certificate", "github-oidc", "azure-devops-oidc", "federated-token",
+               *MANAGED_KINDS)
 # Inputs whose value names the credential they belong to.
 KIND_OF_INPUT = {
     "client-secret": "secret",
@@ -25,6 +32,42 @@ KIND_OF_INPUT = {
     "service-connection-id": "azure-devops-oidc",
 }
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# The Azure resource ID of a user-assigned managed identity.
+IDENTITY_RESOURCE_ID = re.compile(
+    r"^/subscriptions/[0-9a-fA-F-]{36}/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.ManagedIdentity/userAssignedIdentities/[^/]+$", re.IGNORECASE)
+IDENTITY_FORMS = ("client-id", "object-id", "resource-id")
+IDENTITY_FIX = ("write the identity's client ID (a GUID, or client-id:<GUID>), object-id:<GUID> "
+                "or its resource ID (/subscriptions/.../userAssignedIdentities/<name>); leave it "
+                "empty for the system-assigned identity")
+
+
+@dataclass(frozen=True)
+class IdentityRef:
+    """A user-assigned managed identity, named one of the three ways the endpoints take."""
+
+    form: str  # client-id | object-id | resource-id
+    value: str
+
+    def describe(self) -> str:
+        return f"the user-assigned managed identity with {self.form} {self.value}"
+
+
+def parse_identity(text: str) -> IdentityRef:
+    """``managed-identity-id``: a bare GUID is a client ID (what Azure shows first and the SDKs
+    take), ``object-id:`` must be said, and a resource ID is recognised by its shape."""
+    form, sep, value = text.partition(":")
+    if not sep or form not in IDENTITY_FORMS:
+        form, value = ("resource-id" if text.startswith("/") else "client-id"), text
+    value = value.strip()
+    if form == "resource-id":
+        if not IDENTITY_RESOURCE_ID.match(value):
+            raise SettingsError(f"managed-identity-id {value!r} is not the resource ID of a "
+                                "user-assigned managed identity", fix=IDENTITY_FIX)
+    elif not GUID.match(value):
+        raise SettingsError(f"managed-identity-id: the {form} {value!r} is not a GUID",
+                            fix=IDENTITY_FIX)
+    return IdentityRef(form, value)
 
 
 def choose_credential(raw: Mapping[str, str | None], environ: Mapping[str, str]) -> str | None:
@@ -52,6 +95,11 @@ def choose_credential(raw: Mapping[str, str | None], environ: Mapping[str, str])
         else:
             return None
     _check_material(kind, raw)
+    if clean(raw, "managed-identity-id") and kind not in MANAGED_KINDS:
+        raise SettingsError(
+            f"managed-identity-id is given, but the credential is {kind}",
+            fix=f"set credential: {MANAGED_IDENTITY} (sign in as the identity) or "
+                f"{MANAGED_IDENTITY_FEDERATION} (as an app registration that trusts it)")
     return kind
 
 
@@ -91,6 +139,9 @@ def credential_fields(kind: str | None, raw: Mapping[str, str | None]) -> dict[s
                       federated_token_file=Path(file) if file else None)
     elif kind == "azure-devops-oidc":
         fields["service_connection_id"] = clean(raw, "service-connection-id")
+    elif kind in MANAGED_KINDS:
+        named = clean(raw, "managed-identity-id")
+        fields["managed_identity"] = parse_identity(named) if named else None
     return fields
 
 

@@ -30,13 +30,15 @@ DEFAULT_FILE = "intune-step.yml"
 # Entry keys that are inputs of the same name (none of them a secret).
 PLAIN_KEYS = ("client-id", "auth-url", "graph-url", "expected-tenant", "credential",
               "certificate-file", "send-certificate-chain", "federated-token-env",
-              "federated-token-file", "service-connection-id", "versioning")
+              "federated-token-file", "service-connection-id", "managed-identity-id",
+              "versioning")
 # Entry key -> the secret input it fills from that environment variable.
 SECRET_REFERENCES = {"client-secret-env": "client-secret", "certificate-env": "certificate",
                      "certificate-password-env": "certificate-password"}
 CREDENTIAL_KEYS = frozenset({"credential", "certificate-file", "send-certificate-chain",
                              "federated-token-env", "federated-token-file",
-                             "service-connection-id", *SECRET_REFERENCES})
+                             "service-connection-id", "managed-identity-id",
+                             *SECRET_REFERENCES})
 
 
 @dataclass(frozen=True)

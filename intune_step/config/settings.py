@@ -15,7 +15,13 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from intune_step.config.clouds import PUBLIC_AUDIENCE, Cloud, known_login_hosts, resolve_cloud
-from intune_step.config.credentials import choose_credential, credential_fields
+from intune_step.config.credentials import (
+    MANAGED_IDENTITY,
+    MANAGED_IDENTITY_FEDERATION,
+    IdentityRef,
+    choose_credential,
+    credential_fields,
+)
 from intune_step.config.text import GUID, clean, parse_bool
 from intune_step.errors import SettingsError
 
@@ -46,6 +52,8 @@ class Settings:
     federated_token_env: str | None = None
     federated_token_file: Path | None = None
     service_connection_id: str | None = None
+    # managed-identity(-federation): the user-assigned identity; None is the system-assigned one.
+    managed_identity: IdentityRef | None = None
     # The cloud of auth-url (clouds.py), its token-exchange audience, and the guards' tenant.
     cloud: str | None = None
     federated_audience: str = PUBLIC_AUDIENCE
@@ -55,6 +63,15 @@ class Settings:
     @property
     def scope(self) -> str:
         return f"{self.graph_url}/.default"
+
+    @property
+    def principal(self) -> str:
+        """Who signs in, for the log: the app registration, or the runner's managed identity."""
+        if self.credential != MANAGED_IDENTITY:
+            return self.client_id
+        if self.managed_identity is None:
+            return "the system-assigned managed identity"
+        return self.managed_identity.describe()
 
     def describe(self) -> str:
         """One log line: which setting, tenant, cloud and Graph (never a secret)."""
@@ -123,16 +140,26 @@ def build_settings(raw: Mapping[str, str | None],
     env = environ if environ is not None else {}
     kind = choose_credential(raw, env)
     no_secret = kind is None or (kind == "secret" and not clean(raw, "client-secret"))
+    as_identity = kind == MANAGED_IDENTITY  # no app registration: the identity signs in
+    if as_identity and clean(raw, "client-id"):
+        raise SettingsError(
+            "client-id names an app registration, but credential managed-identity signs in as "
+            "the runner's managed identity itself",
+            fix="drop client-id (a user-assigned identity goes in managed-identity-id), or set "
+                f"credential: {MANAGED_IDENTITY_FEDERATION} to sign in as that app registration "
+                "with the identity as its credential")
     missing = [name for name in ("client-id", "client-secret", "auth-url")
-               if (no_secret if name == "client-secret" else not clean(raw, name))]
+               if (no_secret if name == "client-secret"
+                   else not (as_identity and name == "client-id") and not clean(raw, name))]
     if missing:
         fix = "pass them as action inputs (from secrets), CLI options or INTUNE_* variables"
         if no_secret:
-            fix += ("; instead of client-secret: certificate, federated-token-env/-file, or "
-                    "(GitHub) `permissions: {id-token: write}` for OIDC")
+            fix += ("; instead of client-secret: certificate, federated-token-env/-file, "
+                    "(GitHub) `permissions: {id-token: write}` for OIDC, or credential: "
+                    "managed-identity on an Azure runner")
         raise SettingsError("missing " + ", ".join(missing), fix=fix)
     client_id = clean(raw, "client-id") or ""
-    if not GUID.match(client_id):
+    if not as_identity and not GUID.match(client_id):
         raise SettingsError(
             "client-id is not a GUID",
             fix="use the Application (client) ID from the app registration's Overview page",

@@ -19,6 +19,19 @@ AZURITE_KEY = (
 
 
 @dataclass(frozen=True)
+class ManagedIdentityConfig:
+    """A managed identity of the emulated Azure machine (identity.py): the system-assigned one,
+    or a user-assigned one the endpoint finds by client ID, object ID or resource ID."""
+
+    client_id: str
+    object_id: str  # the service principal: the tokens' oid and sub
+    resource_id: str | None = None
+    system_assigned: bool = False
+    # The Graph app roles granted to its service principal.
+    roles: tuple[str, ...] = (READ_WRITE_ROLE, READ_ROLE)
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     """Settings for one emulator run. Every field has a default that mirrors the live service."""
 
@@ -47,6 +60,12 @@ class EmulatorConfig:
     # signature is not checked.
     client_certificates: tuple[str, ...] = ()
     trusted_certificate_subjects: tuple[str, ...] = ()
+    # The machine's managed identities, served on a plain-http loopback port like IMDS
+    # (identity.py); with none (and identity_endpoint False) that port is not opened.
+    managed_identities: tuple[ManagedIdentityConfig, ...] = ()
+    identity_endpoint: bool = False  # open it anyway: a machine without identities
+    identity_header: str | None = None  # App Service's IDENTITY_HEADER; None: generated
+    identity_port: int = 0
 
     # State machines: how many GETs still see the pending state; or, with ``timing``, how
     # long each state takes, drawn from a distribution (timing.py; the *_polls then count

@@ -25,6 +25,7 @@ from .config import EmulatorConfig
 from .content import COMMIT_SUCCESS
 from .faults import FaultSet
 from .graph import GraphService
+from .identity import APP_SERVICE_PATH, IdentityService
 from .login import LoginService
 from .server import Listener, RequestRecord
 from .state import ContentFile, State
@@ -44,6 +45,8 @@ class Emulator:
         self.tenant_id = self.config.tenant_id or str(uuid.uuid4())
         self.client_id = self.config.client_id or str(uuid.uuid4())
         self.client_secret = self.config.client_secret or _secret()
+        self.identity_header = self.config.identity_header or _secret()
+        self.identity_url: str | None = None  # plain http, when the machine has identities
         self.faults = FaultSet()
         self._state = State(tuple(self.config.roles), self.config.timing)
         self._log: list[RequestRecord] = []
@@ -93,11 +96,22 @@ class Emulator:
             )
             graph.start(self._graph)
             blob.start(BlobService(cfg, self._state, store))
+            if cfg.managed_identities or cfg.identity_endpoint:
+                self._start_identity()
         except BaseException:
             self.stop()
             raise
         self._started = True
         return self
+
+    def _start_identity(self) -> None:
+        cfg = self.config
+        listener = Listener(cfg.host, cfg.identity_port, None, self.faults, self._record)
+        self._listeners.append(listener)
+        self.identity_url = f"http://{cfg.host}:{listener.port}"
+        listener.start(IdentityService(cfg, self._state, tenant_id=self.tenant_id,
+                                       issuer=self.issuer, graph_url=self.graph_url,
+                                       header_secret=self.identity_header))
 
     def _make_backend(self, store: BlobStore) -> BlobBackend:
         cfg = self.config
@@ -152,6 +166,22 @@ class Emulator:
     @property
     def auth_url(self) -> str:
         return f"{self.login_url}/{self.tenant_id}/oauth2/v2.0/token"
+
+    @property
+    def issuer(self) -> str:
+        """The tenant's v2 token issuer: what a federated credential for its identities names."""
+        return f"{self.login_url}/{self.tenant_id}/v2.0"
+
+    def imds_env(self) -> dict[str, str]:
+        """The variable that points MSAL's Azure VM (IMDS) path at this machine's endpoint."""
+        assert self.identity_url, "no managed identity endpoint: configure managed_identities"
+        return {"AZURE_POD_IDENTITY_AUTHORITY_HOST": self.identity_url}
+
+    def app_service_env(self) -> dict[str, str]:
+        """The variables App Service sets for its identity endpoint, pointing here."""
+        assert self.identity_url, "no managed identity endpoint: configure managed_identities"
+        return {"IDENTITY_ENDPOINT": self.identity_url + APP_SERVICE_PATH,
+                "IDENTITY_HEADER": self.identity_header}
 
     @property
     def azurite_url(self) -> str | None:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ServiceName = Literal["login", "graph", "blob"]
+ServiceName = Literal["login", "graph", "blob", "identity"]
 
 
 @dataclass

@@ -27,6 +27,9 @@ FEDERATED_AUDIENCES = {
     "api://AzureADTokenExchangeUSGov",
     "api://AzureADTokenExchangeChina",
 }
+# Entra's own tokens for api://AzureADTokenExchange (a managed identity's, an Azure DevOps
+# connection's) carry the exchange app's ID as aud; a federated credential names the URI.
+TOKEN_EXCHANGE_APP_ID = "fb60f99c-7a34-4190-8149-302f77469936"
 
 
 class LoginService:
@@ -320,7 +323,8 @@ class LoginService:
         matches = sub in self.config.federated_subjects or (
             (iss, sub) in self.config.federated_credentials
         )
-        if matches and FEDERATED_AUDIENCES.intersection(a for a in auds if isinstance(a, str)):
+        accepted = FEDERATED_AUDIENCES | {TOKEN_EXCHANGE_APP_ID}
+        if matches and accepted.intersection(a for a in auds if isinstance(a, str)):
             return None
         return entra_error(
             400,

@@ -1,4 +1,5 @@
-"""TLS-wrapped, threaded, keep-alive HTTP/1.1 listeners that hand requests to a service.
+"""TLS-wrapped (or, for the managed identity endpoint, plain), threaded, keep-alive HTTP/1.1
+listeners that hand requests to a service.
 
 A service is anything with ``name``, ``handle(request) -> Response`` and
 ``fault_response(fault, request) -> Response``. This module owns the wire: request framing,
@@ -218,15 +219,15 @@ class _TLSServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        context: ssl.SSLContext,
+        context: ssl.SSLContext | None,
         faults: FaultSet,
         record: Callable[[RequestRecord], None],
     ) -> None:
-        self.context = context
+        self.context = context  # None: plain http (the managed identity endpoint, as IMDS)
         self.service: Service
         self.faults = faults
         self.record = record
-        self._conns: set[ssl.SSLSocket] = set()
+        self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
         self.stopping = threading.Event()  # releases requests held by a never-answer fault
         super().__init__(address, _Handler)
@@ -251,7 +252,8 @@ class _TLSServer(ThreadingHTTPServer):
         # add ~40 ms to every response.
         request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
-            conn = self.context.wrap_socket(request, server_side=True)
+            conn = (self.context.wrap_socket(request, server_side=True)
+                    if self.context is not None else request)
         except (OSError, ssl.SSLError):
             return
         with self._conns_lock:
@@ -285,7 +287,7 @@ class Listener:
         self,
         host: str,
         port: int,
-        context: ssl.SSLContext,
+        context: ssl.SSLContext | None,
         faults: FaultSet,
         record: Callable[[RequestRecord], None],
     ) -> None:

@@ -54,11 +54,13 @@ class TokenMinter:
         roles: tuple[str, ...],
         lifetime_s: int,
         appidacr: str,
+        claims: dict[str, Any] | None = None,
     ) -> tuple[str, float]:
+        """``claims`` replace the usual ones (a managed identity's oid, sub, v2 issuer...)."""
         now = int(time.time())
         exp = now + lifetime_s
         header = {"typ": "JWT", "alg": "HS256", "kid": "intune-step-emulator"}
-        claims = {
+        body: dict[str, Any] = {
             "aud": audience,
             "iss": self.issuer,
             "iat": now,
@@ -79,8 +81,9 @@ class TokenMinter:
             "uti": b64url(os.urandom(16)),
             "ver": "1.0",
         }
+        body.update(claims or {})
         signing_input = (
-            f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(claims).encode())}"
+            f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(body).encode())}"
         )
         sig = hmac.new(self._key, signing_input.encode(), hashlib.sha256).digest()
         return f"{signing_input}.{b64url(sig)}", float(exp)

@@ -45,9 +45,12 @@ class Deadline:
                              write=cut(base.write), pool=cut(base.pool))
 
     def send(self, client: httpx.Client, method: str, url: str | httpx.URL,
-             **request: Any) -> httpx.Response:
-        """One try of the call: the whole answer within what is left, or ReadTimeout."""
-        base = client.timeout
+             base: httpx.Timeout | None = None, **request: Any) -> httpx.Response:
+        """One try of the call: the whole answer within what is left, or ReadTimeout.
+
+        ``base``: this call's own timeouts instead of the client's (a local endpoint that
+        answers at once or not at all)."""
+        base = base or client.timeout
         outgoing = client.build_request(method, url, timeout=self.timeout(base), **request)
         started = self._clock()
         try:

@@ -50,6 +50,7 @@ def test_every_input_is_read_by_the_settings_code() -> None:
                "send-certificate-chain": "true", "federated-token-env": "ID_TOKEN",
                "federated-token-file": "token.jwt",
                "service-connection-id": "bbbbbbbb-2222-3333-4444-555555555555",
+               "managed-identity-id": "object-id:dddddddd-2222-3333-4444-555555555555",
                "expected-tenant": "cccccccc-2222-3333-4444-555555555555",
                "settings-file": "ops/intune-step.yml",
                "win32": "install-command: setup.exe /S", "bundle-id": "com.contoso.app",
@@ -68,6 +69,9 @@ def test_every_input_is_read_by_the_settings_code() -> None:
     for name in input_names():
         values = {**base, name: samples[name]}
         if name in KIND_OF_INPUT and name != "client-secret":  # instead of it, not beside it
+            values.pop("client-secret")
+        if name == "managed-identity-id":  # names the identity of these credentials only
+            values.update(credential="managed-identity-federation")
             values.pop("client-secret")
         assert snapshot(values) != before, name
 
