@@ -14,6 +14,8 @@ from typing import Any
 
 from intune_step.crypto import FileEncryptionInfo
 
+from .directory import Directory
+
 
 @dataclass(frozen=True)
 class TokenGrant:
@@ -105,6 +107,7 @@ class State:
         self.issued_tokens: list[str] = []
         self.apps: dict[str, App] = {}
         self.categories: dict[str, Category] = {}
+        self.directory = Directory()  # groups and assignment filters (directory.py)
         self.files_by_blob: dict[str, ContentFile] = {}
         self.roles = roles
         self.sas_ids = itertools.count(-132219447)  # looks like the live service's si values
