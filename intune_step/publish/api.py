@@ -87,7 +87,9 @@ def publish_files(
             else:
                 result = publisher.publish(meta, file_options)
             if file_options.ring is not None and result.operation != "dry-run":
-                record_ring(graph, AppFinder(graph), result.app_id, file_options.ring.name, own)
+                reached = record_ring(graph, AppFinder(graph), result.app_id,
+                                      file_options.ring.name, own)
+                result = replace(result, rings=",".join(reached))
             return result
 
         return publish_all(metas, options, reporter, publish_one, workspace,
