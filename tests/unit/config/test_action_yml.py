@@ -41,7 +41,8 @@ def test_every_input_is_read_by_the_settings_code() -> None:
             "auth-url": "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
             "rings": "pilot: {target: all-users}\nbroad: {target: all-devices}"}
     samples = {"ring": "pilot", "promote-to": "broad", "promote-from": "pilot",
-               "rings": "pilot: {target: all-devices}\nbroad: {target: all-devices}","setting-name": "S", "graph-url": "https://graph-proxy.contoso.example",
+               "rings": "pilot: {target: all-devices}\nbroad: {target: all-devices}",
+               "setting-name": "S", "graph-url": "https://graph-proxy.contoso.example",
                "graph-version": "v1.0", "app-id": "aaaaaaaa-2222-3333-4444-555555555555",
                "display-name": "D", "description": "E", "publisher": "P", "dry-run": "true",
                "assignments": "- intent: available\n  target: all-users",
