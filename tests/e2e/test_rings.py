@@ -68,7 +68,8 @@ def test_publish_to_pilot_then_promote_to_broad_through_the_action(
     ids = tenant(emulator)
     ipa(tmp_path)
     first = run_entrypoint(emulator, tmp_path, "app.ipa", rings=RINGS, ring="pilot",
-                           assignments=f"- intent: available\n  group: {OTHER}")
+                           assignments=f"- intent: available\n  group: {OTHER}\n"
+                                       "  settings: {isRemovable: false}")
     assert first.returncode == 0, first.printed
     assert first.outputs["rings"] == "pilot"
     have = targets(emulator)
@@ -77,6 +78,7 @@ def test_publish_to_pilot_then_promote_to_broad_through_the_action(
         "@odata.type": "#microsoft.graph.iosLobAppAssignmentSettings",
         "uninstallOnDeviceRemoval": True}
     kept_settings = have[OTHER]["settings"]
+    assert kept_settings["isRemovable"] is False
 
     # The plan first: nothing written.
     before = len(emulator.write_requests())
