@@ -245,3 +245,34 @@ def test_a_ring_rollback_moves_only_that_rings_assignments(emulator: Emulator,
                    INTUNE_WIN32="display-version: '2.0'")
     assert back.returncode == 0, back.printed
     assert (held(v1), held(v2)) == ({ids["all"]}, {ids["pilot"]})  # only broad went back
+
+
+def test_win32_assignment_settings_pass_the_models_and_a_foreign_one_is_refused(
+        emulator: Emulator, tmp_path: Path) -> None:
+    from .test_win32_versions import package
+
+    ids = tenant(emulator)
+    name = package(tmp_path)
+    settings = ("  settings:\n    notifications: showReboot\n"
+                "    deliveryOptimizationPriority: foreground\n"
+                "    installTimeSettings: {startDateTime: '2026-07-01T08:00:00Z', "
+                "deadlineDateTime: '2026-07-03T18:00:00Z', useLocalTime: true}\n"
+                "    restartSettings: {gracePeriodInMinutes: 1440, "
+                "countdownDisplayBeforeRestartInMinutes: 15, "
+                "restartNotificationSnoozeDurationInMinutes: 240}\n"
+                "    autoUpdateSettings: {autoUpdateSupersededAppsState: enabled}\n")
+    ios_only = "- intent: required\n  group: All staff\n  settings: {isRemovable: false}"
+    before = len(emulator.write_requests())
+    refused = run_cli(emulator, tmp_path / name, INTUNE_ASSIGNMENTS=ios_only)
+    assert refused.returncode == 2
+    assert "setting isRemovable does not apply to a win32LobApp" in refused.stderr
+    assert writes(emulator, before) == []
+    run = run_cli(emulator, tmp_path / name,
+                  INTUNE_ASSIGNMENTS=f"- intent: required\n  group: All staff\n{settings}")
+    assert run.returncode == 0, run.printed
+    [assignment] = the_app(emulator)["assignments"]
+    assert assignment["target"]["groupId"] == ids["all"]
+    assert assignment["settings"]["@odata.type"] == \
+        "#microsoft.graph.win32LobAppAssignmentSettings"
+    assert assignment["settings"]["restartSettings"]["gracePeriodInMinutes"] == 1440
+    assert assignment["settings"]["installTimeSettings"]["useLocalTime"] is True
