@@ -15,7 +15,7 @@ from intune_step.ci.base import CIHost
 from intune_step.ci.local import LocalHost
 from intune_step.commands.console import safe_console
 from intune_step.commands.failures import exit_code, failure_line
-from intune_step.commands.run import mask_secret_inputs, run_publish
+from intune_step.commands.run import mask_secret_inputs, run_promote, run_publish
 from intune_step.config.action import input_names
 from intune_step.errors import IntuneStepError
 from intune_step.version import __version__
@@ -35,6 +35,8 @@ def run_ci(host: CIHost | None = None, environ: Mapping[str, str] | None = None,
     raw = host.read_inputs(input_names())
     mask_secret_inputs(raw, host)  # the moment they are read, before any line is printed
     _describe(host, raw)
+    if (raw.get("promote-to") or "").strip():  # the action promotes instead of publishing
+        return run_promote(raw, host, host.workspace(), env)
     return run_publish(raw, host, host.workspace(), env)
 
 

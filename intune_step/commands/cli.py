@@ -137,6 +137,22 @@ def rollback(file: Path, host_name: str | None, **options: Any) -> None:
     sys.exit(run_rollback(raw, host))
 
 
+@main.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@_input_options
+@ci_option
+def promote(file: Path, host_name: str | None, **options: Any) -> None:
+    """Give FILE's build (or --app-id) the assignments of ring --promote-to, keeping every
+    other assignment; --promote-from moves it off that ring. A second run writes nothing;
+    --dry-run prints the plan."""
+    raw = {"file": str(file), **raw_inputs(options)}
+    from intune_step.commands.run import mask_secret_inputs, run_promote
+
+    host = host_for(host_name)
+    mask_secret_inputs(raw, host)
+    sys.exit(run_promote(raw, host))
+
+
 # The inputs that decide where and as whom to sign in: all that `check` needs.
 CHECK_INPUTS = ("client-id", "client-secret", "auth-url", "credential", "certificate",
                 "certificate-file", "certificate-password", "send-certificate-chain",

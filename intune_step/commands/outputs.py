@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from intune_step.commands.failures import failure_line
+from intune_step.publish.promote import PromoteResult
 from intune_step.publish.result import PublishResult
 from intune_step.publish.rollback import RollbackResult
 from intune_step.publish.several import Outcome
@@ -21,7 +22,8 @@ FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "a
 
 
 def result_outputs(result: PublishResult) -> dict[str, str]:
-    """One publish's outputs under their action.yml names (``plan`` for dry runs only)."""
+    """One publish's outputs under their action.yml names (``plan`` for dry runs only,
+    ``rings`` when published to a ring)."""
     out = {
         "app-id": result.app_id,
         "content-version-id": result.content_version_id,
@@ -33,6 +35,8 @@ def result_outputs(result: PublishResult) -> dict[str, str]:
     }
     if result.plan:
         out["plan"] = result.plan
+    if result.rings:
+        out["rings"] = result.rings
     return out
 
 
@@ -48,6 +52,9 @@ def step_outputs(outcomes: Sequence[Outcome], several: bool) -> dict[str, str]:
     plans = [entry.get("plan") for entry in results]
     if any(plan is not None for plan in plans):
         out["plan"] = json.dumps(plans, separators=(",", ":"))
+    rings = [fields.get("rings", "") if fields else "" for fields in each]
+    if any(rings):
+        out["rings"] = json.dumps(rings)
     out["results"] = json.dumps(results, separators=(",", ":"), ensure_ascii=False)
     return out
 
@@ -71,3 +78,12 @@ def run_exit_code(outcomes: Sequence[Outcome]) -> int:
 def rollback_outputs(result: RollbackResult) -> dict[str, str]:
     """A rollback's outputs: the version that holds the assignments now, and what happened."""
     return {"app-id": result.app_id, "operation": result.operation}
+
+
+def promote_outputs(result: PromoteResult) -> dict[str, str]:
+    """A promotion's outputs: the app, what happened, the rings reached (and a dry run's plan)."""
+    out = {"app-id": result.app_id, "operation": result.operation,
+           "rings": ",".join(result.rings)}
+    if result.plan:
+        out["plan"] = result.plan
+    return out

@@ -17,14 +17,19 @@ from intune_step.ci.base import CIHost
 from intune_step.commands.cancel import Cancelled as Cancelled  # its old home, re-exported
 from intune_step.commands.cancel import cancellation
 from intune_step.commands.failures import exit_code, failure_line
-from intune_step.commands.outputs import rollback_outputs, run_exit_code, step_outputs
+from intune_step.commands.outputs import (
+    promote_outputs,
+    rollback_outputs,
+    run_exit_code,
+    step_outputs,
+)
 from intune_step.commands.summary import failure_markdown, run_markdown
 from intune_step.config.named_settings import apply_named_setting
 from intune_step.config.options import build_options
 from intune_step.config.settings import Settings, build_settings
 from intune_step.config.tuning import Tuning
 from intune_step.errors import EXIT_OK, IntuneStepError
-from intune_step.publish.api import publish_files, rollback
+from intune_step.publish.api import promote, publish_files, rollback
 from intune_step.publish.several import Outcome
 from intune_step.transport.http import make_client
 from intune_step.upload.blob import BlockUploader
@@ -71,6 +76,21 @@ def run_rollback(raw: Mapping[str, str | None], host: CIHost, workspace: Path | 
         return EXIT_OK
 
     return _Job(raw, host, workspace, environ).run(roll_back)
+
+
+def run_promote(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
+                environ: Mapping[str, str] | None = None) -> int:
+    """Give a build the next ring's assignments (publish/promote.py); no publish."""
+
+    def promote_build(job: _Job) -> int:
+        settings = job.settings()
+        options = build_options(job.raw, job.workspace)
+        result = promote(settings, options, reporter=host, tuning=job.tuning,
+                         environ=job.env, workspace=job.workspace)
+        host.set_outputs(promote_outputs(result))
+        return EXIT_OK
+
+    return _Job(raw, host, workspace, environ).run(promote_build)
 
 
 def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,

@@ -46,6 +46,7 @@ class NamedSetting:
     name: str
     values: dict[str, str]  # input name -> value
     references: dict[str, str]  # secret input name -> environment variable holding it
+    rings: dict[str, Any] | None = None  # this setting's (tenant's) own rings (rings.py)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class SettingsFile:
     path: Path
     default: str | None
     entries: dict[str, NamedSetting]
+    rings: dict[str, Any] | None = None  # top-level rings, checked by config/rings.py
 
 
 def load_settings_file(path: Path) -> SettingsFile:
@@ -74,18 +76,29 @@ def load_settings_file(path: Path) -> SettingsFile:
     if not isinstance(data, dict) or not isinstance(data.get("settings"), dict):
         raise SettingsError(f"settings file {path.name} needs a `settings:` mapping of names "
                             "to entries", fix="see the example in docs/settings-file.md")
-    unknown = set(data) - {"settings", "default"}
+    unknown = set(data) - {"settings", "default", "rings"}
     if unknown:
         raise SettingsError(f"settings file {path.name} has unknown keys: "
                             f"{', '.join(sorted(map(str, unknown)))}",
-                            fix="keep only `default:` and `settings:` at the top level")
+                            fix="keep only `default:`, `settings:` and `rings:` at the top "
+                                "level")
     entries = {str(name): _entry(path, str(name), body)
                for name, body in data["settings"].items()}
     default = data.get("default")
     if default is not None and str(default) not in entries:
         raise SettingsError(f"settings file {path.name}: default {default!r} is not an entry",
                             fix=f"use one of: {', '.join(entries) or '(none yet)'}")
-    return SettingsFile(path, str(default) if default is not None else None, entries)
+    return SettingsFile(path, str(default) if default is not None else None, entries,
+                        _rings(data.get("rings"), f"settings file {path.name}"))
+
+
+def _rings(value: Any, where: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{where}: rings must be a mapping of ring names to rings",
+                            fix="see docs/rings.md")
+    return value
 
 
 def _entry(path: Path, name: str, body: Any) -> NamedSetting:
@@ -95,8 +108,12 @@ def _entry(path: Path, name: str, body: Any) -> NamedSetting:
                             fix="write `key: value` lines under the entry's name")
     values: dict[str, str] = {}
     references: dict[str, str] = {}
+    rings = None
     for key, value in body.items():
         key = str(key)
+        if key == "rings":
+            rings = _rings(value, where)
+            continue
         if key in SECRET_REFERENCES.values():
             raise SettingsError(
                 f"{where} holds {key} itself; the file is in the repository and must not hold "
@@ -116,8 +133,9 @@ def _entry(path: Path, name: str, body: Any) -> NamedSetting:
             values[key] = text
         else:
             raise SettingsError(f"{where}: unknown key {key}",
-                                fix=f"use {', '.join(PLAIN_KEYS + tuple(SECRET_REFERENCES))}")
-    return NamedSetting(name, values, references)
+                                fix=f"use {', '.join(PLAIN_KEYS + tuple(SECRET_REFERENCES))}"
+                                    ", rings")
+    return NamedSetting(name, values, references, rings)
 
 
 def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from intune_step.config.assignments import Assignment, parse_assignments
+from intune_step.config.assignments import Assignment, parse_assignments, unique
 from intune_step.config.files import names_a_list, resolve_files
 from intune_step.config.lifecycle import parse_versioning
 from intune_step.config.overrides import (
@@ -21,6 +21,7 @@ from intune_step.config.overrides import (
     parse_properties,
 )
 from intune_step.config.paths import in_workspace
+from intune_step.config.rings import Ring, Rings, parse_rings
 from intune_step.config.text import GUID, clean, parse_bool
 from intune_step.config.win32 import Win32Config, parse_win32
 from intune_step.errors import SettingsError
@@ -58,6 +59,12 @@ class PublishOptions:
     files: tuple[Path, ...] = ()
     several: bool = False  # `file` is a list or a pattern: outputs are JSON lists
     max_parallel: int = DEFAULT_MAX_PARALLEL  # artifacts published at the same time
+    # Rings (config/rings.py): the one this publish assigns, and a promotion's two ends.
+    rings: Rings = field(default_factory=Rings)
+    ring: Ring | None = None
+    promote_to: Ring | None = None
+    promote_from: Ring | None = None
+    graph_version: str = "beta"
 
 
 def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) -> PublishOptions:
@@ -69,7 +76,15 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
             f"app-id {app_id!r} is not a GUID",
             fix="copy the app's ID from the Intune admin center URL or a previous run's app-id",
         )
+    rings = parse_rings(raw, workspace)
+    ring = _ring(rings, clean(raw, "ring"), "ring")
+    graph_version = clean(raw, "graph-version") or "beta"
     return PublishOptions(
+        rings=rings,
+        ring=ring,
+        promote_to=_ring(rings, clean(raw, "promote-to"), "promote-to"),
+        promote_from=_ring(rings, clean(raw, "promote-from"), "promote-from"),
+        graph_version=graph_version,
         file=files[0],
         files=files,
         several=names_a_list(file_value, workspace),
@@ -79,7 +94,7 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         description=clean(raw, "description"),
         publisher=clean(raw, "publisher"),
         dry_run=parse_bool("dry-run", clean(raw, "dry-run")),
-        assignments=parse_assignments(raw.get("assignments")),
+        assignments=_with_ring(parse_assignments(raw.get("assignments")), ring, graph_version),
         replace_assignments=parse_bool("replace-assignments", clean(raw, "replace-assignments")),
         categories=_names(clean(raw, "categories")),
         scope_tags=_scope_tags(clean(raw, "scope-tags"), clean(raw, "graph-version") or "beta"),
@@ -93,6 +108,23 @@ def build_options(raw: Mapping[str, str | None], workspace: Path | None = None) 
         macos_app_type=parse_macos_app_type(raw.get("macos-app-type")),
         properties=parse_properties(raw.get("properties"), workspace),
     )
+
+
+def _ring(rings: Rings, name: str | None, role: str) -> Ring | None:
+    return rings.get(name, role) if name else None
+
+
+def _with_ring(given: tuple[Assignment, ...] | None, ring: Ring | None,
+               graph_version: str) -> tuple[Assignment, ...] | None:
+    """The assignments input and the ring's, one per target; filters need beta."""
+    wanted = given if ring is None else unique([*(given or ()), *ring.assignments],
+                                               f"assignments and ring {ring.name!r}")
+    for item in wanted or ():
+        if (item.filter_id or item.filter_name) and graph_version != "beta":
+            raise SettingsError(f"the assignment {item.describe()} has a filter, which needs "
+                                "graph-version beta (v1.0's assignment targets have no filter)",
+                                fix="set graph-version: beta, or remove the filter")
+    return wanted
 
 
 def _max_parallel(text: str | None) -> int:

@@ -10,6 +10,9 @@ from .timing import StateTiming
 
 READ_WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
 READ_ROLE = "DeviceManagementApps.Read.All"
+# Reading groups by name and assignment filters (directory.py); a test withholds one.
+GROUP_READ_ROLE = "Group.Read.All"
+FILTER_READ_ROLE = "DeviceManagementConfiguration.Read.All"
 
 # Azurite's documented development account; its key is public by design.
 AZURITE_ACCOUNT = "devstoreaccount1"
@@ -41,7 +44,7 @@ class EmulatorConfig:
     client_secret: str | None = None
     # Token: lifetime, the app roles it carries, and its tid claim (None: the tenant).
     token_lifetime_s: int = 3599
-    roles: tuple[str, ...] = (READ_WRITE_ROLE, READ_ROLE)
+    roles: tuple[str, ...] = (READ_WRITE_ROLE, READ_ROLE, GROUP_READ_ROLE, FILTER_READ_ROLE)
     token_tid: str | None = None
     require_roles: bool = True
     # Subjects accepted in federated (non-self-signed) client assertions, e.g.

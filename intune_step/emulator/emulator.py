@@ -357,6 +357,16 @@ class Emulator:
                     return app.id
         return None
 
+    def add_group(self, name: str, group_id: str | None = None) -> str:
+        """A group of the tenant's directory (two may share a name, as in Entra); its id."""
+        with self._state.lock:
+            return self._state.directory.add_group(name, group_id)
+
+    def add_filter(self, name: str, platform: str, filter_id: str | None = None) -> str:
+        """An assignment filter for ``platform`` (devicePlatformType); its id."""
+        with self._state.lock:
+            return self._state.directory.add_filter(name, platform, filter_id)
+
     def set_roles(self, roles: tuple[str, ...]) -> None:
         """Roles carried by tokens issued from now on (tokens already issued keep theirs)."""
         with self._state.lock:

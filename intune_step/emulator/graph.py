@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 from urllib.parse import unquote
 
-from . import apptypes, requirements, schema
+from . import apptypes, directory, requirements, schema
 from .backends import BlobBackend
 from .config import READ_ROLE, READ_WRITE_ROLE, EmulatorConfig
 from .content import ContentApi
@@ -68,6 +68,7 @@ class GraphService:
         self.content = ContentApi(config, state, backend)
         self.relations = RelationsApi(config, state)
         self.relationships = RelationshipsApi(config, state)
+        self.directory = directory.DirectoryApi(config, state.directory)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -98,9 +99,15 @@ class GraphService:
         version = segments[0] if segments else ""
         ctx = Ctx.build(request, version if version in VERSIONS else "v1.0", self.graph_url)
         try:
-            self._authorise(ctx)
+            self._authorise(ctx, segments)
             if version not in VERSIONS:
                 raise bad_request(f"Invalid version: {version}", nested=False)
+            if directory.roles_for(segments) is not None:
+                ctx.preload()
+                with self.state.lock:
+                    if segments[1].lower() == "groups":
+                        return self.directory.groups(ctx, segments[2:])
+                    return self.directory.filters(ctx, segments[3:])
             if len(segments) < 2 or segments[1].lower() != "deviceappmanagement":
                 raise segment_error(segments[1] if len(segments) > 1 else "")
             rest = segments[2:]
@@ -122,7 +129,7 @@ class GraphService:
 
     # --- authentication and permissions --------------------------------------------------
 
-    def _authorise(self, ctx: Ctx) -> None:
+    def _authorise(self, ctx: Ctx, segments: list[str]) -> None:
         header = ctx.request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
 
@@ -150,6 +157,11 @@ class GraphService:
         if grant.tid != self.tenant_id:
             raise unauthorised("Access token validation failure. Invalid tenant.")
         if not self.config.require_roles:
+            return
+        routed = directory.roles_for(segments)
+        if routed is not None:  # the directory and filters: their own permissions
+            if not set(routed[0]) & set(grant.roles):
+                raise directory.forbidden(*routed)
             return
         write = ctx.request.method not in ("GET", "HEAD")
         needed = (READ_WRITE_ROLE,) if write else (READ_ROLE, READ_WRITE_ROLE)

@@ -6,7 +6,7 @@ import copy
 import uuid
 from typing import Any
 
-from . import apptypes
+from . import apptypes, schema
 from .config import EmulatorConfig
 from .graph_common import Ctx, bad_request, method_not_allowed, not_found, segment_error
 from .odata_filter import FilterError, Schema, compile_filter
@@ -44,6 +44,8 @@ class RelationsApi:
         items = body.get("mobileAppAssignments")
         if not isinstance(items, list):
             raise bad_request("The property 'mobileAppAssignments' must be an array.")
+        for item in items:
+            check_assignment(ctx, app, item)
         assignments = [_assignment(item) for item in items]
         self._require_published(app)
         app.assignments = assignments
@@ -60,6 +62,7 @@ class RelationsApi:
                     200, {"@odata.context": context, "value": copy.deepcopy(app.assignments)}
                 )
             if method == "POST":
+                check_assignment(ctx, app, ctx.body())
                 assignment = _assignment(ctx.body())
                 self._require_published(app)
                 app.assignments.append(assignment)
@@ -168,6 +171,32 @@ def render_category(category: Category) -> dict[str, Any]:
         "displayName": category.display_name,
         "lastModifiedDateTime": iso(category.modified),
     }
+
+
+# The settings type each app type takes (learn.microsoft.com/graph/api/resources/
+# intune-apps-win32lobappassignmentsettings, -ioslobappassignmentsettings,
+# -macoslobappassignmentsettings); other LOB types take none of these.
+SETTINGS_TYPES = {"win32LobApp": "win32LobAppAssignmentSettings",
+                  "iosLobApp": "iosLobAppAssignmentSettings",
+                  "macOSLobApp": "macOsLobAppAssignmentSettings"}
+
+
+def check_assignment(ctx: Ctx, app: App, item: Any) -> None:
+    """Judge an assignment body by the model of the request's API version (target, settings
+    and their nested objects), and its settings type against the app's type."""
+    if not isinstance(item, dict):
+        raise bad_request("Each assignment must be an object.")
+    model = schema.model(ctx.version)
+    body = {k: v for k, v in item.items() if k not in ("id", "source", "sourceId")}
+    model.check_typed("mobileAppAssignment", body)
+    settings = item.get("settings")
+    if isinstance(settings, dict) and "@odata.type" in settings:
+        named = model.payload_type(settings["@odata.type"])
+        wanted = SETTINGS_TYPES.get(app.type_name)
+        if named != wanted and named in SETTINGS_TYPES.values():
+            raise bad_request(
+                f"The assignment settings type '#microsoft.graph.{named}' does not apply to an "
+                f"app of type '#microsoft.graph.{app.type_name}'.")
 
 
 def _assignment(item: Any, keep_id: bool = False) -> dict[str, Any]:

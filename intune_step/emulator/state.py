@@ -15,6 +15,7 @@ from typing import Any
 
 from intune_step.crypto import FileEncryptionInfo
 
+from .directory import Directory
 from .timing import Clock, StateTiming
 
 
@@ -124,6 +125,7 @@ class State:
         self.issued_tokens: list[str] = []
         self.apps: dict[str, App] = {}
         self.categories: dict[str, Category] = {}
+        self.directory = Directory()  # groups and assignment filters (directory.py)
         self.files_by_blob: dict[str, ContentFile] = {}
         self.roles = roles
         self.sas_ids = itertools.count(-132219447)  # looks like the live service's si values

@@ -52,9 +52,20 @@ class AssignmentDiff:
         return out
 
 
+def body_of(want: Assignment, app_type: str | None, graph_version: str = "beta",
+            kept: Any = None) -> dict[str, Any]:
+    """``want`` as /assign takes it: its own settings for ``app_type``, else ``kept``."""
+    settings = want.graph_settings(app_type, graph_version) if app_type else None
+    return want.to_graph(settings if settings is not None else kept, graph_version)
+
+
 def diff(current: list[dict[str, Any]], wanted: tuple[Assignment, ...] | None,
-         replace: bool) -> AssignmentDiff:
-    """What /assign must receive so the app has ``wanted`` (merged unless ``replace``)."""
+         replace: bool, app_type: str | None = None,
+         graph_version: str = "beta") -> AssignmentDiff:
+    """What /assign must receive so the app has ``wanted`` (merged unless ``replace``).
+
+    An entry with settings sets them (for ``app_type``); one without keeps the settings the
+    assignment has, so a portal edit survives a re-run."""
     if wanted is None and not replace:
         return AssignmentDiff((), (), (), len(current), ())
     wanted = wanted or ()
@@ -77,16 +88,17 @@ def diff(current: list[dict[str, Any]], wanted: tuple[Assignment, ...] | None,
                 body.append(_resend(item))
             continue
         matched.add(have.key)
-        if _same(have, want):
+        if _same(have, want) and _same_settings(item.get("settings"), want, app_type,
+                                                graph_version):
             keep += 1
             body.append(_resend(item))
         else:
             change.append((have, want))
-            body.append(want.to_graph(item.get("settings")))  # keep settings set in the portal
+            body.append(body_of(want, app_type, graph_version, item.get("settings")))
     for want in wanted:
         if want.key not in matched:
             add.append(want)
-            body.append(want.to_graph())
+            body.append(body_of(want, app_type, graph_version))
     return AssignmentDiff(tuple(add), tuple(change), tuple(remove), keep, tuple(body))
 
 
@@ -94,6 +106,27 @@ def _same(a: Assignment, b: Assignment) -> bool:
     return (a.intent.lower() == b.intent.lower() and a.kind == b.kind
             and (a.filter_id or "").lower() == (b.filter_id or "").lower()
             and a.filter_mode == b.filter_mode)
+
+
+def _same_settings(current: Any, want: Assignment, app_type: str | None,
+                   graph_version: str) -> bool:
+    """Does the assignment already have every setting the entry gives?"""
+    wanted = want.graph_settings(app_type, graph_version) if app_type else None
+    if wanted is None:
+        return True
+    have = current if isinstance(current, dict) else {}
+    if str(have.get("@odata.type", "")).lower() != str(wanted["@odata.type"]).lower():
+        return False
+    return all(_equal(have.get(k), v) for k, v in wanted.items() if k != "@odata.type")
+
+
+def _equal(have: Any, want: Any) -> bool:
+    if isinstance(want, dict):
+        return isinstance(have, dict) and all(_equal(have.get(k), v) for k, v in want.items())
+    if isinstance(want, str) and isinstance(have, str):
+        return have.lower() == want.lower() or have.replace("Z", "+00:00") == want.replace(
+            "Z", "+00:00")
+    return bool(have == want)
 
 
 def _resend(item: dict[str, Any]) -> dict[str, Any]:

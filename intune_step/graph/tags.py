@@ -10,7 +10,9 @@ tags, each appended after the user's own notes and replaced, never duplicated:
   never claims content that is not committed.
 - ``[intune-step-lock:<run>:<utc>]`` while a run is publishing (see lock.py).
 - Marks, kept as they are by every rewrite of the tags: ``[intune-step-rollback:<utc>:to=<id>]``
-  on a version whose assignments a rollback moved back to an earlier version.
+  on a version whose assignments a rollback moved back to an earlier version, and
+  ``[intune-step-ring:<ring>:cv=<n>:<utc>]`` for each ring the build (content version n) has
+  reached; marks of an earlier build's rings are dropped when a new one is recorded.
 
 Identity and run ids are percent-encoded so ``:`` ``[`` ``]`` and spaces cannot break a tag.
 """
@@ -132,3 +134,28 @@ def with_lock(notes: str | None, lock: LockTag | None) -> str:
     if not tags:
         return own
     return f"{own}\n{tags}" if own else tags
+
+
+_RING = re.compile(r"\[intune-step-ring:([^\]\[:\s]+):cv=([^\]\[:\s]*):(\d{8}T\d{6}Z)\]")
+
+
+def rings_reached(notes: str | None, content_version: str | None) -> list[str]:
+    """The rings the build with ``content_version`` has reached, in the order recorded."""
+    found: list[str] = []
+    for match in _RING.finditer(notes or ""):
+        name = unquote(match.group(1))
+        if unquote(match.group(2)) == str(content_version or "") and name not in found:
+            found.append(name)
+    return found
+
+
+def with_ring(notes: str | None, ring: str, content_version: str | None, when: datetime) -> str:
+    """``notes`` recording ``ring`` for this build; earlier builds' ring marks are dropped."""
+    text = notes or ""
+    if ring in rings_reached(text, content_version):
+        return text
+    cv = str(content_version or "")
+    text = _RING.sub(lambda m: m.group(0) if unquote(m.group(2)) == cv else "", text)
+    mark = (f"[intune-step-ring:{quote(ring, safe=SAFE)}:cv={quote(cv, safe=SAFE)}:"
+            f"{when.strftime(TIME_FORMAT)}]")
+    return with_mark(text, mark)

@@ -24,10 +24,13 @@ from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
 from intune_step.graph.client import GRAPH_RETRY, GraphClient
+from intune_step.graph.directory import Directory
+from intune_step.graph.lookup import AppFinder
 from intune_step.publish import lifecycle
-from intune_step.publish.flow import Publisher
+from intune_step.publish.flow import Publisher, file_sha256
 from intune_step.publish.lifecycle import Win32Lifecycle
 from intune_step.publish.prepare import prepare
+from intune_step.publish.promote import PromoteResult, Promotion, record_ring
 from intune_step.publish.result import PublishResult, version_label
 from intune_step.publish.rollback import Rollback, RollbackResult, refuse_type
 from intune_step.publish.several import Outcome, prepare_all, publish_all
@@ -69,6 +72,7 @@ def publish_files(
         tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
         graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
                             GRAPH_RETRY.tuned(tuning))
+        options = resolve_names(Directory(graph), options, metas)  # before any write
         blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size,
                           retry=BLOB_RETRY.tuned(tuning))
         if options.several:
@@ -79,8 +83,14 @@ def publish_files(
                         own: Reporter) -> PublishResult:
             publisher = Publisher(settings, graph, blocks.reporting_to(own), own, tuning=tuning)
             if lifecycle.applies(meta, file_options):
-                return Win32Lifecycle(publisher, graph, own).publish(meta, file_options)
-            return publisher.publish(meta, file_options)
+                result = Win32Lifecycle(publisher, graph, own).publish(meta, file_options)
+            else:
+                result = publisher.publish(meta, file_options)
+            if file_options.ring is not None and result.operation != "dry-run":
+                reached = record_ring(graph, AppFinder(graph), result.app_id,
+                                      file_options.ring.name, own)
+                result = replace(result, rings=",".join(reached))
+            return result
 
         return publish_all(metas, options, reporter, publish_one, workspace,
                            on_cancel=blocks.cancel, raise_bugs=tuning.debug)
@@ -95,7 +105,30 @@ def read_files(settings: Settings, options: PublishOptions,
     for meta in metas:
         reporter.info(f"{meta.file_name}: {meta.app_type} {meta.identity} "
                       f"{version_label(meta)}")
+        check_settings(options, meta.app_type, settings.graph_version)
     return metas
+
+
+def check_settings(options: PublishOptions, app_type: str, graph_version: str) -> None:
+    """Every assignment setting must apply to the app's type: refused offline otherwise."""
+    rings = [r for r in (options.promote_to, options.promote_from) if r is not None]
+    for item in (*(options.assignments or ()), *(a for r in rings for a in r.assignments)):
+        item.graph_settings(app_type, graph_version)
+
+
+def resolve_names(directory: Directory, options: PublishOptions,
+                  metas: list[AppMetadata]) -> PublishOptions:
+    """Group and filter names as IDs, each filter's platform checked against every file."""
+    if not options.assignments:
+        return options
+    resolved = directory.resolve(options.assignments)
+    for meta in metas:
+        directory.check_platforms(resolved, meta.app_type)
+    ring = options.ring
+    if ring is not None:
+        keys = {a.key for a in directory.resolve(ring.assignments)}
+        ring = replace(ring, assignments=tuple(a for a in resolved if a.key in keys))
+    return replace(options, assignments=resolved, ring=ring)
 
 
 def rollback(settings: Settings, options: PublishOptions, *, reporter: Reporter | None = None,
@@ -112,4 +145,26 @@ def rollback(settings: Settings, options: PublishOptions, *, reporter: Reporter 
                             tuning)
         graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
                             GRAPH_RETRY.tuned(tuning))
-        return Rollback(graph, reporter).run(meta, options)
+        directory = Directory(graph)
+        ring = options.ring
+        if ring is not None:
+            ring = replace(ring, assignments=directory.resolve(ring.assignments))
+        return Rollback(graph, reporter).run(meta, replace(options, ring=ring))
+
+
+def promote(settings: Settings, options: PublishOptions, *, reporter: Reporter | None = None,
+            tuning: Tuning | None = None, environ: Mapping[str, str] | None = None,
+            workspace: Path | None = None) -> PromoteResult:
+    """Promote the file's build (or ``options.app_id``) to ``options.promote_to``
+    (publish/promote.py): names resolved and settings checked before any write."""
+    reporter = reporter or LoggingReporter()
+    tuning = tuning or Tuning()
+    [meta] = read_files(settings, replace(options, several=False), reporter)
+    sha256 = "" if options.app_id else file_sha256(meta.content.path)
+    with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
+        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
+                            tuning)
+        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
+                            GRAPH_RETRY.tuned(tuning))
+        return Promotion(graph, Directory(graph), reporter, settings.graph_version).run(
+            meta, options, sha256)

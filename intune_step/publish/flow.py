@@ -147,7 +147,8 @@ class Publisher:
                 plan.categories = cat_mod.plan(run.categories, [])
             if options.assignments is not None:
                 plan.assignments = assign_mod.diff([], options.assignments,
-                                                   options.replace_assignments)
+                                                   options.replace_assignments, meta.app_type,
+                                                   self.settings.graph_version)
             return plan
         app_id = str(app["id"])
         plan.app_id = app_id
@@ -180,7 +181,8 @@ class Publisher:
             current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
                                               what="read the app's assignments"))
             plan.assignments = assign_mod.diff(current, options.assignments,
-                                               options.replace_assignments)
+                                               options.replace_assignments, meta.app_type,
+                                               self.settings.graph_version)
         return plan
 
     def _content_body(self, meta: AppMetadata, options: PublishOptions,
@@ -372,7 +374,8 @@ class Publisher:
         if options.assignments is not None or options.replace_assignments:
             current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
                                               what="read the app's assignments"))
-            diff = assign_mod.diff(current, options.assignments, options.replace_assignments)
+            diff = assign_mod.diff(current, options.assignments, options.replace_assignments,
+                                   run.meta.app_type, self.settings.graph_version)
             if not diff.empty:
                 self.graph.post(f"{APPS}/{app_id}/assign",
                                 {"mobileAppAssignments": list(diff.body)},

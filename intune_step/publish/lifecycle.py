@@ -37,7 +37,7 @@ from intune_step.config.options import PublishOptions
 from intune_step.config.text import GUID
 from intune_step.errors import BadInputError, GraphError, IntuneStepError, SettingsError
 from intune_step.graph import relationships as rel
-from intune_step.graph.assignments import from_graph
+from intune_step.graph.assignments import body_of, from_graph
 from intune_step.graph.client import GraphClient
 from intune_step.graph.lookup import APPS, AppFinder, creation_order, graph_type
 from intune_step.graph.tags import content_tag
@@ -50,6 +50,7 @@ from intune_step.report import Reporter
 AUTO_UPDATE = {"@odata.type": "#microsoft.graph.win32LobAppAutoUpdateSettings",
                "autoUpdateSupersededAppsState": "enabled"}
 WIN32_SETTINGS = "#microsoft.graph.win32LobAppAssignmentSettings"
+WIN32 = "win32LobApp"
 
 
 def applies(meta: AppMetadata, options: PublishOptions) -> bool:
@@ -175,6 +176,7 @@ class Win32Lifecycle:
         self.publisher = publisher
         self.graph = graph
         self.reporter = reporter
+        self.graph_version = publisher.settings.graph_version
 
     # -- the run --------------------------------------------------------------------------
     def publish(self, meta: AppMetadata, options: PublishOptions) -> PublishResult:
@@ -253,7 +255,7 @@ class Win32Lifecycle:
 
     def _carried(self, plan: LifecyclePlan, options: PublishOptions) -> list[dict[str, Any]]:
         if options.assignments is not None:
-            return [a.to_graph() for a in options.assignments]
+            return [body_of(a, WIN32, self.graph_version) for a in options.assignments]
         source = plan.carry_from or plan.this
         return self._assignments(source.id) if source else []
 
@@ -381,7 +383,7 @@ class Win32Lifecycle:
         """The wanted assignments onto this version, then off every older one."""
         current = self._assignments(app_id)
         if options.assignments is not None:
-            wanted = [a.to_graph() for a in options.assignments]
+            wanted = [body_of(a, WIN32, self.graph_version) for a in options.assignments]
         elif plan.carry_from is not None:
             wanted = [resend(a) for a in self._assignments(plan.carry_from.id)]
         else:

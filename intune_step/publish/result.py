@@ -21,6 +21,7 @@ class PublishResult:
     file_sha256: str
     display_name: str
     plan: str = ""  # one line of JSON, dry runs only
+    rings: str = ""  # published to a ring: the rings this build has reached, comma-separated
 
 
 def app_url(settings: Settings, app_id: str) -> str:

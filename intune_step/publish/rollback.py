@@ -3,7 +3,8 @@
 Only where versions are separate apps (``versioning: new-app``) is there anything to go back
 to. iOS and Android LOB apps install over the same app, and devices do not go back to a lower
 build, so a rollback there is refused with what to do instead. The move is recorded in the bad
-version's tags, and a second run finds nothing left to move.
+version's tags, and a second run finds nothing left to move. With a ring, only that ring's
+assignments go back; the bad version keeps the others and the earlier version keeps its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
 from intune_step.errors import BadInputError
 from intune_step.graph.apps import patch_app
+from intune_step.graph.assignments import from_graph
 from intune_step.graph.client import GraphClient
 from intune_step.graph.lookup import APPS, AppFinder, graph_type
 from intune_step.graph.tags import rollback_mark, with_mark
@@ -75,26 +77,37 @@ class Rollback:
                 fix="publish the previous build again, or use versioning: new-app (with "
                     "keep-versions of 2 or more) for future releases")
         previous = older[-1]
-        moving = self._assignments(bad.id)
+        held = self._assignments(bad.id)
+        moving, staying = held, []
+        if options.ring is not None:
+            keys = {a.key for a in options.ring.assignments}
+            moving = [a for a in held if _key(a) in keys]
+            staying = [a for a in held if _key(a) not in keys]
         if not moving:
             self.reporter.info(f"Unchanged: {bad.describe()} has no assignments to move back "
                                f"(the previous version is {previous.describe()})")
             return RollbackResult(previous.id, bad.id, "unchanged")
-        self.reporter.info(f"Rollback: {len(moving)} assignment(s) from {bad.describe()} back "
-                           f"to {previous.describe()}")
+        ring = f" of ring {options.ring.name}" if options.ring is not None else ""
+        self.reporter.info(f"Rollback: {len(moving)} assignment(s){ring} from {bad.describe()} "
+                           f"back to {previous.describe()}")
         if dry_run:
             return RollbackResult(previous.id, bad.id, "dry-run")
+        keys = {_key(a) for a in moving}
+        kept = [resend(a) for a in self._assignments(previous.id) if _key(a) not in keys] \
+            if options.ring is not None else []
         self.graph.post(f"{APPS}/{previous.id}/assign",
-                        {"mobileAppAssignments": [resend(a) for a in moving]},
+                        {"mobileAppAssignments": kept + [resend(a) for a in moving]},
                         what=f"assign {previous.describe()}")
-        self.graph.post(f"{APPS}/{bad.id}/assign", {"mobileAppAssignments": []},
-                        what=f"clear the assignments of {bad.describe()}")
+        self.graph.post(f"{APPS}/{bad.id}/assign",
+                        {"mobileAppAssignments": [resend(a) for a in staying]},
+                        what=f"clear the assignments{ring} of {bad.describe()}")
         when = datetime.now(UTC).replace(microsecond=0)
         notes = with_mark(bad.app.get("notes"), rollback_mark(previous.id, when))
         patch_app(self.graph, bad.app, {"notes": notes},
                   what=f"record the rollback on {bad.describe()}")
-        self.reporter.info(f"Rolled back: {previous.describe()} has the assignments; "
-                           f"{bad.describe()} has none")
+        left = f"{len(staying)} other(s)" if staying else "none"
+        self.reporter.info(f"Rolled back: {previous.describe()} has the assignments{ring}; "
+                           f"{bad.describe()} has {left}")
         return RollbackResult(previous.id, bad.id, "rolled-back")
 
     def _bad_version(self, meta: AppMetadata, options: PublishOptions) -> Version:
@@ -115,3 +128,8 @@ class Rollback:
         return list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
                                        what=f"read the assignments of app {app_id}"))
 
+
+
+def _key(item: dict[str, Any]) -> str:
+    parsed = from_graph(item)
+    return parsed.key if parsed is not None else repr(item.get("target"))

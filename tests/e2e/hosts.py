@@ -84,7 +84,7 @@ def settings(emu: Emulator, file: str) -> dict[str, str]:
 
 
 def _by_prefix(values: dict[str, str], prefix: str) -> dict[str, str]:
-    names = {prefix + name.replace("-", "_").upper(): name for name in OUTPUT_NAMES}
+    names = {prefix + name.replace("-", "_").upper(): name for name in (*OUTPUT_NAMES, "rings")}
     return {names[key]: value for key, value in values.items() if key in names}
 
 

@@ -130,3 +130,28 @@ def test_appcircle_main_sh_installs_the_package_when_the_runner_lacks_it(
     assert "requirements.lock" in run.stdout
     assert run.outputs["app-id"] == emulator.apps()[0]["id"]
     assert_masking_the_hosts_way(emulator, run)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("host", HOSTS)
+def test_ring_publish_and_promotion_write_outputs_in_the_hosts_format(
+        emulator: Emulator, tmp_path: Path, host: str) -> None:
+    pilot, broad = emulator.add_group("Pilot devices"), emulator.add_group("All staff")
+    build_ipa(tmp_path / "Demo.ipa", bundle_id=f"com.example.rings.{host}", version="1.0",
+              build="1")
+    rings = "{pilot: {groups: [Pilot devices]}, broad: {groups: [All staff]}}"
+    first = RUNNERS[host](emulator, tmp_path, {**settings(emulator, "Demo.ipa"),
+                                               "rings": rings, "ring": "pilot"})
+    assert first.returncode == 0, first.printed
+    assert first.outputs["rings"] == "pilot", first.printed
+    second = RUNNERS[host](emulator, tmp_path, {**settings(emulator, "Demo.ipa"),
+                                                "rings": rings, "promote-to": "broad"})
+    assert second.returncode == 0, second.printed
+    assert second.outputs["operation"] == "promoted"
+    assert second.outputs["rings"] == "pilot,broad"
+    assert second.outputs["app-id"] == first.outputs["app-id"]
+    [app] = emulator.apps()
+    found = emulator.app(str(app["id"]))
+    assert found is not None
+    assert {a["target"]["groupId"] for a in found["assignments"]} == {pilot, broad}
+    assert_no_secret_shown(emulator, second)

@@ -156,6 +156,7 @@ def test_the_same_file_again_writes_nothing(emulator: Emulator, tmp_path: Path,
 def test_a_newer_build_is_one_new_content_version_with_assignments_kept(
         emulator: Emulator, tmp_path: Path, api: Api) -> None:
     ipa(tmp_path / "v10", "10")
+    emulator.add_filter("Corporate iPhones", "iOS", FILTER)  # the tenant has the filter
     assignments = (f"- intent: required\n  group: {GROUP_A}\n"
                    f"  filter: {{id: {FILTER}, mode: include}}\n")
     first = run_step(emulator, tmp_path, "v10/app.ipa", assignments=assignments)
@@ -495,6 +496,7 @@ def test_assignments_categories_scope_tags_and_icon(emulator: Emulator, tmp_path
     ipa(tmp_path, "10")
     icon_path = tmp_path / "icon.png"
     icon_path.write_bytes(_tiny_png())
+    emulator.add_filter("Corporate iPhones", "iOS", FILTER)  # the tenant has the filter
     assignments = (f"- intent: required\n  group: {GROUP_A}\n"
                    f"  filter: {{id: {FILTER}, mode: exclude}}\n"
                    "- intent: available\n  target: all-users\n"

@@ -21,7 +21,7 @@ from intune_step.publish.several import Outcome
 INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
           "app-id", "display-name", "description", "publisher", "dry-run"]
 OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
-           "file-sha256", "plan", "results"]
+           "file-sha256", "plan", "rings", "results"]
 
 
 def test_the_interface_of_the_issue_is_declared() -> None:
@@ -38,8 +38,11 @@ def test_every_input_is_read_by_the_settings_code() -> None:
     """Each input changes the settings or options when set: none is silently ignored."""
     base = {"file": "a.ipa", "client-id": "11111111-2222-3333-4444-555555555555",
             "client-secret": "x" * 8,
-            "auth-url": "https://login.microsoftonline.com/t1/oauth2/v2.0/token"}
-    samples = {"setting-name": "S", "graph-url": "https://graph-proxy.contoso.example",
+            "auth-url": "https://login.microsoftonline.com/t1/oauth2/v2.0/token",
+            "rings": "pilot: {target: all-users}\nbroad: {target: all-devices}"}
+    samples = {"ring": "pilot", "promote-to": "broad", "promote-from": "pilot",
+               "rings": "pilot: {target: all-devices}\nbroad: {target: all-devices}",
+               "setting-name": "S", "graph-url": "https://graph-proxy.contoso.example",
                "graph-version": "v1.0", "app-id": "aaaaaaaa-2222-3333-4444-555555555555",
                "display-name": "D", "description": "E", "publisher": "P", "dry-run": "true",
                "assignments": "- intent: available\n  target: all-users",

@@ -57,7 +57,7 @@ def test_empty_input_means_not_given_and_an_empty_list_means_none() -> None:
     ("just text", "must be a YAML list"),
     ("- 5", "entry 1 is not a mapping"),
     (f"- intent: mandatory\n  group: {G1}", "intent 'mandatory' is not one of"),
-    ("- intent: required\n  group: sales", "'sales' is not a group object id"),
+    ("- intent: required\n  group: 5", "group 5 is not a group object id or name"),
     ("- intent: required", "names no target"),
     (f"- intent: required\n  group: {G1}\n  target: all-users", "both a group and target"),
     ("- intent: required\n  target: all-users\n  exclude: true", "only a group can be excluded"),
@@ -66,7 +66,24 @@ def test_empty_input_means_not_given_and_an_empty_list_means_none() -> None:
      "no assignment filter on an excluded group"),
     (f"- intent: required\n  group: {G1}\n  filter: {{id: nope}}", "filter id 'nope'"),
     (f"- intent: required\n  group: {G1}\n  filter: {{id: {F1}, mode: both}}", "mode 'both'"),
-    (f"- intent: required\n  group: {G1}\n  filter: {F1}", "filter must be"),
+    (f"- intent: required\n  group: {G1}\n  filter: [{F1}]", "filter must be"),
+    (f"- intent: required\n  group: {G1}\n  filter: {{id: {F1}, name: x}}", "filter must be"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{reboot: now}}", "unknown setting reboot"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{notifications: loud}}",
+     "'loud' is not one of showAll, showReboot, hideAll"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{isRemovable: 'yes'}}",
+     "must be true or false"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{restartSettings: {{grace: 5}}}}",
+     "unknown key(s) grace"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{restartSettings: "
+     "{gracePeriodInMinutes: -1}}", "whole number of minutes"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{installTimeSettings: "
+     "{deadlineDateTime: soon}}", "'soon' is not a date and time"),
+    (f"- intent: required\n  group: {G1}\n  settings: {{installTimeSettings: "
+     "{startDateTime: '2026-07-02T00:00:00Z', deadlineDateTime: '2026-07-01T00:00:00Z'}}",
+     "deadlineDateTime is before startDateTime"),
+    ("- intent: required\n  group: Pilot\n- intent: available\n  group: pilot",
+     "entries 1 and 2 both target"),
     (f"- intent: required\n  group: {G1}\n  groups: x", "unknown key(s) groups"),
     (f"- intent: required\n  group: {G1}\n- intent: uninstall\n  group: {G1.upper()}\n"
      "  exclude: true", "entries 1 and 2 both target"),
@@ -143,3 +160,87 @@ def test_from_graph_reads_what_graph_returns() -> None:
     assert from_graph(item) == Assignment("available", "groupAssignmentTarget", G1, F1,
                                           "exclude")
     assert from_graph(graph("required", "unknownTarget")) is None
+
+
+def test_names_stand_beside_ids_until_resolved() -> None:
+    [entry] = parse_assignments("- intent: required\n  group: Pilot devices\n"
+                                "  filter: {name: Corporate iPhones, mode: exclude}") or ()
+    assert (entry.group_id, entry.group_name) == (None, "Pilot devices")
+    assert (entry.filter_id, entry.filter_name, entry.filter_mode) == (
+        None, "Corporate iPhones", "exclude")
+    assert not entry.resolved
+    [bare] = parse_assignments(f"- intent: required\n  group: {G1}\n  filter: {F1}") or ()
+    assert (bare.filter_id, bare.filter_mode) == (F1, "include") and bare.resolved
+
+
+WIN32_SETTINGS = """\
+- intent: required
+  group: {group}
+  settings:
+    notifications: hideall
+    deliveryOptimizationPriority: foreground
+    installTimeSettings: {{startDateTime: '2026-07-01T08:00:00Z',
+                          deadlineDateTime: '2026-07-03T18:00:00Z', useLocalTime: true}}
+    restartSettings: {{gracePeriodInMinutes: 1440, countdownDisplayBeforeRestartInMinutes: 15,
+                      restartNotificationSnoozeDurationInMinutes: 240}}
+    autoUpdateSettings: {{autoUpdateSupersededAppsState: enabled}}
+"""
+
+
+def test_win32_settings_become_graphs_settings_object() -> None:
+    [entry] = parse_assignments(WIN32_SETTINGS.format(group=G1)) or ()
+    settings = entry.graph_settings("win32LobApp", "beta")
+    assert settings == {
+        "@odata.type": "#microsoft.graph.win32LobAppAssignmentSettings",
+        "notifications": "hideAll", "deliveryOptimizationPriority": "foreground",
+        "installTimeSettings": {"startDateTime": "2026-07-01T08:00:00Z",
+                                "deadlineDateTime": "2026-07-03T18:00:00Z",
+                                "useLocalTime": True},
+        "restartSettings": {"gracePeriodInMinutes": 1440,
+                            "countdownDisplayBeforeRestartInMinutes": 15,
+                            "restartNotificationSnoozeDurationInMinutes": 240},
+        "autoUpdateSettings": {"autoUpdateSupersededAppsState": "enabled"},
+    }
+
+
+@pytest.mark.parametrize(("settings", "app_type", "version", "message"), [
+    ("{notifications: hideAll}", "iosLobApp", "beta",
+     "setting notifications does not apply to a iosLobApp (only to win32LobApp apps)"),
+    ("{isRemovable: false}", "win32LobApp", "beta", "does not apply to a win32LobApp"),
+    ("{isRemovable: false}", "macOSLobApp", "beta", "does not apply to a macOSLobApp"),
+    ("{uninstallOnDeviceRemoval: true}", "androidLobApp", "beta",
+     "does not apply to a androidLobApp (only to iosLobApp and macOSLobApp apps)"),
+    ("{preventManagedAppBackup: true}", "iosLobApp", "v1.0", "needs graph-version beta"),
+])
+def test_a_setting_of_another_type_is_refused_naming_the_type(
+        settings: str, app_type: str, version: str, message: str) -> None:
+    [entry] = parse_assignments(f"- intent: required\n  group: {G1}\n  settings: {settings}") \
+        or ()
+    with pytest.raises(SettingsError) as caught:
+        entry.graph_settings(app_type, version)
+    assert message in caught.value.one_line()
+
+
+def test_ios_and_macos_settings_pass_for_their_types() -> None:
+    [ios] = parse_assignments(
+        f"- intent: available\n  group: {G1}\n  settings: {{isRemovable: false, "
+        "uninstallOnDeviceRemoval: true, preventManagedAppBackup: true, "
+        f"vpnConfigurationId: {F1}}}") or ()
+    assert ios.graph_settings("iosLobApp", "beta") == {
+        "@odata.type": "#microsoft.graph.iosLobAppAssignmentSettings", "isRemovable": False,
+        "uninstallOnDeviceRemoval": True, "preventManagedAppBackup": True,
+        "vpnConfigurationId": F1}
+    [mac] = parse_assignments(
+        f"- intent: required\n  group: {G1}\n  settings: {{uninstallOnDeviceRemoval: true}}"
+    ) or ()
+    assert mac.graph_settings("macOSLobApp", "v1.0") == {
+        "@odata.type": "#microsoft.graph.macOsLobAppAssignmentSettings",
+        "uninstallOnDeviceRemoval": True}
+
+
+def test_v1_targets_carry_no_filter_properties() -> None:
+    # v1.0's groupAssignmentTarget has groupId only (learn.microsoft.com, graph-rest-1.0,
+    # intune-shared-groupassignmenttarget): sending the filter properties is refused there.
+    [entry] = parse_assignments(f"- intent: required\n  group: {G1}") or ()
+    assert entry.to_graph(graph_version="v1.0")["target"] == {
+        "@odata.type": "#microsoft.graph.groupAssignmentTarget", "groupId": G1}

@@ -72,3 +72,19 @@ def test_identity_comparison() -> None:
     assert same_identity("{ABCDEF01-0000-0000-0000-000000000000}",
                          "abcdef01-0000-0000-0000-000000000000")
     assert not same_identity("com.contoso.app", "com.contoso.app2")
+
+
+def test_ring_marks_belong_to_one_build_and_survive_tag_rewrites() -> None:
+    from intune_step.graph.tags import rings_reached, with_ring
+
+    when = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+    tag = ContentTag("iosLobApp", "com.contoso.app", "3", "ab" * 32)
+    notes = with_ring(compose("Mine", tag), "pilot", "3", when)
+    notes = with_ring(notes, "broad", "3", when)
+    assert rings_reached(notes, "3") == ["pilot", "broad"]
+    assert with_ring(notes, "pilot", "3", when) == notes  # recorded once
+    assert rings_reached(compose(notes, tag), "3") == ["pilot", "broad"]  # kept by rewrites
+    assert user_notes(notes) == "Mine"
+    assert rings_reached(notes, "4") == []  # a new build starts over
+    newer = with_ring(notes, "pilot", "4", when)
+    assert rings_reached(newer, "4") == ["pilot"] and "ring:broad" not in newer
