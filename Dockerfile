@@ -21,19 +21,22 @@ RUN pip install --no-cache-dir --no-deps --no-build-isolation /opt/intune-step \
     && intune-step --version \
     && useradd --uid 1001 --user-group --create-home --shell /bin/sh intune
 
+# Compile step, as root before the switch below (site-packages belongs to root): every run starts
+# from bytecode, the standard library's included (the python image ships none, and
+# PYTHONDONTWRITEBYTECODE keeps runs from writing it), and from a JSON copy of action.yml
+# instead of parsing YAML (docs/performance.md, "Start-up"). olefile2.py is Python 2 code no
+# import reaches.
+RUN python -c "from intune_step.config.action import freeze; freeze()" \
+    && python -c "import compileall, re, sys, sysconfig as s; \
+skip = re.compile(r'olefile/olefile2[.]py$'); \
+paths = sorted({s.get_path(n) for n in ('stdlib', 'platstdlib', 'purelib')}); \
+sys.exit(not all([compileall.compile_dir(p, quiet=1, workers=0, rx=skip) for p in paths]))"
+
 # Not root. uid 1001 is the `runner` user of GitHub-hosted runners, which owns the workspace
 # and the files behind GITHUB_OUTPUT and GITHUB_STEP_SUMMARY that a Docker action writes to;
 # GitLab's Docker executor makes the build directory world-writable (umask 0000), and Azure
 # DevOps container jobs run their steps as a user the agent creates. See docs/supply-chain.md.
 USER 1001:1001
 WORKDIR /home/intune
-
-# Compile step: every run starts from bytecode, the standard library's included (the python
-# image ships none, and PYTHONDONTWRITEBYTECODE keeps runs from writing it), and from a JSON
-# copy of action.yml instead of parsing YAML (docs/performance.md, "Start-up").
-# olefile2.py is Python 2 code no import reaches.
-RUN python -c "from intune_step.config.action import freeze; freeze()" \
-    && python -m compileall -q -j 0 -x 'olefile/olefile2[.]py$' $(python -c 'import sysconfig \
-        as s; print(*sorted({s.get_path(n) for n in ("stdlib", "platstdlib", "purelib")}))')
 
 CMD ["intune-step", "--help"]
