@@ -52,8 +52,9 @@ def token_facts(token: str) -> TokenFacts:
     )
 
 
-def check_token(token: str, settings: Settings) -> TokenFacts:
-    """Raise when the token is of the wrong tenant or lacks the write permission."""
+def check_token(token: str, settings: Settings, require_write: bool = True) -> TokenFacts:
+    """Raise when the token is of the wrong tenant or lacks the write permission (unless
+    ``require_write`` is False: `check` reports the permissions itself)."""
     facts = token_facts(token)
     if settings.expected_tenant:
         if facts.tenant is None:
@@ -67,7 +68,7 @@ def check_token(token: str, settings: Settings) -> TokenFacts:
                 fix="check the tenant in auth-url (or the named setting) against expected-tenant")
     if settings.credential == MANAGED_IDENTITY:
         _check_identity_tenant(facts, settings)
-    if facts.readable and WRITE_ROLE not in facts.roles:
+    if require_write and facts.readable and WRITE_ROLE not in facts.roles:
         held = ", ".join(facts.roles) if facts.roles else "no application permissions"
         if settings.credential == MANAGED_IDENTITY:
             principal = f" (service principal {facts.object_id})" if facts.object_id else ""

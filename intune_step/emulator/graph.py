@@ -31,6 +31,7 @@ from .graph_common import (
 from .odata_filter import FilterError, Schema, compile_filter
 from .relations import RelationsApi, render_category
 from .relationships import RelationshipsApi
+from .reports import ALL_ROLES, ReportsApi
 from .server import Request, Response
 from .state import App, State
 from .tokens import decode_unverified
@@ -60,6 +61,7 @@ class GraphService:
         *,
         tenant_id: str,
         graph_url: str,
+        reports: ReportsApi | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -68,6 +70,7 @@ class GraphService:
         self.content = ContentApi(config, state, backend)
         self.relations = RelationsApi(config, state)
         self.relationships = RelationshipsApi(config, state)
+        self.reports = reports  # deviceManagement/reports and the fleet's groups
 
     # --- entry points --------------------------------------------------------------------
 
@@ -98,9 +101,16 @@ class GraphService:
         version = segments[0] if segments else ""
         ctx = Ctx.build(request, version if version in VERSIONS else "v1.0", self.graph_url)
         try:
-            self._authorise(ctx)
+            head_segment = segments[1].lower() if len(segments) > 1 else ""
+            roles = self._authorise(ctx, apps=head_segment == "deviceappmanagement")
             if version not in VERSIONS:
                 raise bad_request(f"Invalid version: {version}", nested=False)
+            if self.reports is not None and head_segment in ("devicemanagement", "groups"):
+                ctx.preload()
+                with self.state.lock:  # each call checks its own permissions
+                    if head_segment == "groups":
+                        return self.reports.members(ctx, segments[2:], roles)
+                    return self.reports.route(ctx, segments[2:], roles)
             if len(segments) < 2 or segments[1].lower() != "deviceappmanagement":
                 raise segment_error(segments[1] if len(segments) > 1 else "")
             rest = segments[2:]
@@ -122,7 +132,8 @@ class GraphService:
 
     # --- authentication and permissions --------------------------------------------------
 
-    def _authorise(self, ctx: Ctx) -> None:
+    def _authorise(self, ctx: Ctx, apps: bool = True) -> tuple[str, ...]:
+        """The token's roles; ``apps``: check deviceAppManagement's permissions here."""
         header = ctx.request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
 
@@ -150,7 +161,9 @@ class GraphService:
         if grant.tid != self.tenant_id:
             raise unauthorised("Access token validation failure. Invalid tenant.")
         if not self.config.require_roles:
-            return
+            return ALL_ROLES
+        if not apps:
+            return grant.roles
         write = ctx.request.method not in ("GET", "HEAD")
         needed = (READ_WRITE_ROLE,) if write else (READ_ROLE, READ_WRITE_ROLE)
         if not set(needed) & set(grant.roles):
@@ -160,6 +173,7 @@ class GraphService:
                 "Application is not authorized to perform this operation. Application must have "
                 f"one of the following scopes: {', '.join(needed)}",
             )
+        return grant.roles
 
     # --- mobileApps ----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
@@ -36,6 +37,7 @@ class Outcome:
     meta: AppMetadata
     result: PublishResult | None = None
     error: Exception | None = None
+    gate: Any = None  # the install gate's GateStatus (publish/gate.py), when it ran
 
     @property
     def exit_code(self) -> int:

@@ -1,0 +1,152 @@
+"""The install gate end to end: publish, then wait for the emulator's fleet to install.
+
+Through entrypoint.py as GitHub runs it and through `intune-step status`: the gate is met,
+fails with the failing devices listed (exit 4), times out (exit 5), and a token without the
+report permission stops with one line. Simulated time is fast: the fleet's devices act within
+fractions of a second and the gate polls every 0.2 s (INTUNE_GATE_POLL_S).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from intune_step.emulator import Emulator
+from intune_step.emulator.fleet import FleetDevice
+from intune_step.samples.ipa import build_ipa
+
+from .conftest import Run, base_env, run_entrypoint
+
+PILOT = "11111111-2222-3333-4444-555555555555"
+OTHER = "99999999-2222-3333-4444-555555555555"
+FAST = {"INTUNE_GATE_POLL_S": "0.2", "INTUNE_REPORT_POLL_S": "0.05"}
+GATE_OUTPUTS = {"installed", "failed", "pending", "not-applicable", "gate"}
+
+
+def pilot(name: str, **kwargs: object) -> FleetDevice:
+    return FleetDevice(name=name, platform="iOS", groups=(PILOT,), user=f"{name}@contoso.com",
+                       **kwargs)  # type: ignore[arg-type]
+
+
+def build(tmp_path: Path) -> str:
+    (tmp_path / "out").mkdir(exist_ok=True)
+    build_ipa(tmp_path / "out" / "app.ipa", bundle_id="com.contoso.gate", version="3.1",
+              build="310", min_os="16.0", device_family=[1], display_name="Gate")
+    return "out/app.ipa"
+
+
+def publish(emu: Emulator, tmp_path: Path, **inputs: str) -> Run:
+    return run_entrypoint(emu, tmp_path, build(tmp_path), env=FAST,
+                          assignments=f"- intent: required\n  group: {PILOT}\n",
+                          wait_for_installs="true", **inputs)
+
+
+@pytest.mark.e2e
+def test_publish_then_gate_met(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((
+        pilot("ipad-1", after_s=0.3), pilot("ipad-2", after_s=0.6),
+        pilot("ipad-3", outcome="pending"),
+        FleetDevice(name="pixel", platform="Android", groups=(PILOT,)),  # not applicable
+        FleetDevice(name="elsewhere", platform="iOS", groups=(OTHER,)),  # not targeted
+    ))
+    run = publish(emulator, tmp_path, installs_required="2", install_timeout="30")
+    assert run.returncode == 0, run.printed
+    assert set(run.outputs) >= GATE_OUTPUTS
+    assert run.outputs["gate"] == "met"
+    assert run.outputs["installed"] == "2"
+    assert run.outputs["failed"] == "0"
+    assert run.outputs["pending"] == "1"
+    assert run.outputs["not-applicable"] == "1"
+    assert "Install gate met" in run.summary
+    # One progress line per report, each with the counts.
+    assert "installed, 0 failed" in run.printed
+    jobs = emulator.export_jobs()
+    assert jobs and all(j["reportName"] == "DeviceInstallStatusByApp" for j in jobs)
+    assert all(j["filter"] == f"(ApplicationId eq '{run.outputs['app-id']}')" for j in jobs)
+
+
+@pytest.mark.e2e
+def test_gate_fails_with_the_failing_devices(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-ok"), pilot("ipad-bad", outcome="failed",
+                                                 error_code="0x87D13B9F"),
+                        pilot("ipad-waits", outcome="pending")))
+    run = publish(emulator, tmp_path, installs_required="3", install_timeout="30")
+    assert run.returncode == 4, run.printed
+    assert run.outputs["gate"] == "failed"
+    assert run.outputs["failed"] == "1" and run.outputs["installed"] == "1"
+    assert run.outputs["app-id"]  # the publish itself went through
+    assert "ipad-bad" in run.printed and "0x87D13B9F" in run.printed
+    assert "Install gate failed" in run.summary
+    assert "| ipad-bad | ipad-bad@contoso.com | iOS | 0x87D13B9F |" in run.summary
+
+
+@pytest.mark.e2e
+def test_gate_times_out_with_the_counts_so_far(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"), pilot("ipad-2", outcome="pending"),
+                        pilot("ipad-old", version="3.0 (300)")))  # stays on an older build
+    run = publish(emulator, tmp_path, installs_required="100%", install_timeout="1.5")
+    assert run.returncode == 5, run.printed
+    assert run.outputs["gate"] == "timed-out"
+    assert run.outputs["installed"] == "1"  # the older build's device does not count
+    assert run.outputs["pending"] == "1"
+    assert "timed out after 1.5s with 1 installed" in run.printed
+    assert "1 on other versions" in run.printed
+
+
+@pytest.mark.e2e
+def test_status_on_its_own_for_an_existing_app(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"), pilot("ipad-2", after_s=0.2)))
+    first = run_entrypoint(emulator, tmp_path, build(tmp_path),
+                           assignments=f"- intent: required\n  group: {PILOT}\n")
+    assert first.returncode == 0, first.printed
+    app_id = first.outputs["app-id"]
+    emulator.set_roles(("DeviceManagementApps.ReadWrite.All", "Group.Read.All"))
+    status = run_status(emulator,
+                     INTUNE_APP_ID=app_id, INTUNE_INSTALLS_REQUIRED="2",
+                     INTUNE_INSTALL_TIMEOUT="30", INTUNE_INSTALL_GROUP=PILOT,
+                     )
+    assert status.returncode == 0, status.printed
+    assert status.outputs["gate"] == "met" and status.outputs["installed"] == "2"
+    assert "version 3.1 (310)" in status.printed
+
+
+@pytest.mark.e2e
+def test_status_with_a_version_nobody_has(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"),))
+    first = run_entrypoint(emulator, tmp_path, build(tmp_path),
+                           assignments=f"- intent: required\n  group: {PILOT}\n")
+    status = run_status(emulator, "--version", "9.9",
+                     INTUNE_APP_ID=first.outputs["app-id"], INTUNE_INSTALL_TIMEOUT="0.5",
+                     )
+    assert status.returncode == 5, status.printed
+    assert status.outputs["gate"] == "timed-out"
+
+
+@pytest.mark.e2e
+def test_missing_report_permission_is_one_line(emulator: Emulator, tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"),))
+    first = run_entrypoint(emulator, tmp_path, build(tmp_path),
+                           assignments=f"- intent: required\n  group: {PILOT}\n")
+    # A token with the publish role passes sign-in; the group needs Group.Read.All.
+    status = run_status(emulator,
+                     INTUNE_APP_ID=first.outputs["app-id"], INTUNE_INSTALL_GROUP=PILOT,
+                     )
+    assert status.returncode == 2, status.printed
+    errors = [line for line in status.stderr.splitlines() if "Error" in line or "error" in line]
+    assert len(errors) == 1, status.stderr
+    assert "Group.Read.All" in errors[0]
+
+
+def run_status(emu: Emulator, *args: str, **env_overrides: str) -> Run:
+    """`python -m intune_step status` with INTUNE_* settings, at a terminal (local host)."""
+    env = base_env(emu)
+    env.update({"INTUNE_CLIENT_ID": emu.client_id, "INTUNE_CLIENT_SECRET": emu.client_secret,
+                "INTUNE_AUTH_URL": emu.auth_url, "INTUNE_GRAPH_URL": emu.graph_url,
+                "INTUNE_STEP_CI": "local", **FAST, **env_overrides})
+    proc = subprocess.run([sys.executable, "-m", "intune_step", "status", *args], env=env,
+                          capture_output=True, text=True, timeout=120)
+    outputs = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
+    return Run(proc.returncode, proc.stdout, proc.stderr, outputs, "", {})
