@@ -42,8 +42,9 @@ def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
     facts = check_token(tokens.token(), settings, require_write)
     tenant = f" to tenant {facts.tenant}" if facts.tenant else ""
     reporter.info(f"Signed in{tenant} as {settings.principal}")
-    if facts.readable and WRITE_ROLE in facts.roles:
-        reporter.info(f"Permission {WRITE_ROLE}: granted")
+    if facts.readable:
+        if WRITE_ROLE in facts.roles:
+            reporter.info(f"Permission {WRITE_ROLE}: granted")
     else:
         reporter.warning("the access token is not a readable JWT, so its permissions were not "
                          "checked before publishing")

@@ -55,6 +55,10 @@ class ExportPending(Exception):
     """The export job did not complete before the caller's deadline."""
 
 
+class ExportFailed(ServiceError):
+    """Intune ended an export job ``failed``."""
+
+
 def app_filter(app_id: str) -> str:
     return f"(ApplicationId eq '{app_id}')"
 
@@ -84,7 +88,7 @@ class Reports:
             if status == "completed":
                 return read_export(self._download(str(job.get("url") or ""), job_id))
             if status == "failed":
-                raise ServiceError(f"Intune's install status export {job_id} failed",
+                raise ExportFailed(f"Intune's install status export {job_id} failed",
                                    fix="re-run the step; if it persists, export the report from "
                                        "the admin center to see why")
             if self._clock() >= deadline:

@@ -17,10 +17,11 @@ from typing import Any
 
 from intune_step.config.gate import GateBar
 from intune_step.errors import GateFailedError, GateTimeoutError
-from intune_step.graph.reports import DeviceRow, ExportPending, Reports
+from intune_step.graph.reports import DeviceRow, ExportFailed, ExportPending, Reports
 from intune_step.report import Reporter
 
 DEFAULT_POLL = 30.0  # a CI log line every 30 s at most, and few export jobs
+FAILED_EXPORTS = 3  # export jobs that end "failed" in a row before the gate gives up
 # AppInstallState holds resultantAppState's numbers; the _loc column the English words
 # (docs/protocol.md, "Reports"). Anything else (not installed, unknown) is "other".
 STATES = {"1": "installed", "2": "failed", "4": "failed", "5": "pending", "-1": "notApplicable"}
@@ -129,11 +130,20 @@ class Gate:
                                                "NotApplicableDeviceCount") if k in overview))
         scope = self._reports.group_members(bar.group_id) if bar.group_id else None
         status = GateStatus(version=label, needed=bar.required)
-        reports = 0
+        reports = failed_exports = 0
         while True:
             try:
                 rows = self._reports.device_statuses(app_id, deadline)
+                failed_exports = 0
             except ExportPending:
+                rows = None
+            except ExportFailed as exc:  # a passing failure of the report service, or not
+                failed_exports += 1
+                if failed_exports >= FAILED_EXPORTS:
+                    exc.message += f" ({failed_exports} export jobs in a row)"
+                    exc.args = (exc.message,)
+                    raise
+                self._reporter.warning(f"{exc.message}; trying again at the next poll")
                 rows = None
             now = self._clock()
             if rows is not None:

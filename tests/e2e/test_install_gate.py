@@ -150,3 +150,53 @@ def run_status(emu: Emulator, *args: str, **env_overrides: str) -> Run:
                           capture_output=True, text=True, timeout=120)
     outputs = dict(line.split("=", 1) for line in proc.stdout.splitlines() if "=" in line)
     return Run(proc.returncode, proc.stdout, proc.stderr, outputs, "", {})
+
+
+@pytest.mark.e2e
+def test_a_report_that_never_completes_ends_at_the_time_limit(emulator: Emulator,
+                                                             tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"),))
+    emulator.fail_next_report(times=50, never=True)
+    run = publish(emulator, tmp_path, install_timeout="1")
+    assert run.returncode == 5, run.printed
+    assert run.outputs["gate"] == "timed-out" and run.outputs["installed"] == "0"
+
+
+@pytest.mark.e2e
+def test_reports_that_keep_failing_are_a_service_failure(emulator: Emulator,
+                                                        tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"),))
+    emulator.fail_next_report(times=3)
+    run = publish(emulator, tmp_path, install_timeout="30")
+    assert run.returncode == 3, run.printed
+    assert "3 export jobs in a row" in run.printed
+    assert run.printed.count("trying again at the next poll") == 2
+
+
+@pytest.mark.e2e
+def test_check_lists_each_feature(emulator: Emulator, tmp_path: Path) -> None:
+    env = base_env(emulator)
+    env.update({"INTUNE_CLIENT_ID": emulator.client_id,
+                "INTUNE_CLIENT_SECRET": emulator.client_secret,
+                "INTUNE_AUTH_URL": emulator.auth_url, "INTUNE_GRAPH_URL": emulator.graph_url,
+                "INTUNE_STEP_CI": "local"})
+
+    def check() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "intune_step", "check"], env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    emulator.set_roles(("DeviceManagementApps.ReadWrite.All", "Group.Read.All"))
+    ok = check()
+    assert ok.returncode == 0, ok.stderr
+    assert "install gate (install status reports): ok" in ok.stderr
+    assert "groups by name, and install-group: ok (Group.Read.All)" in ok.stderr
+    assert ("assignment filters by name: missing (needs DeviceManagementConfiguration.Read.All"
+            in ok.stderr)
+    emulator.set_roles(("DeviceManagementApps.Read.All",))
+    read_only = check()
+    assert read_only.returncode == 2
+    assert "install gate (install status reports): missing" in read_only.stderr
+    assert "read apps and export jobs: ok" in read_only.stderr
+    errors = [line for line in read_only.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "DeviceManagementApps.ReadWrite.All" in errors[0]
+    assert "not a readable JWT" not in read_only.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from intune_step.config.gate import GateBar
 from intune_step.errors import GateFailedError, GateTimeoutError
-from intune_step.graph.reports import DeviceRow, ExportPending
+from intune_step.graph.reports import DeviceRow, ExportFailed, ExportPending
 from intune_step.publish.gate import Gate, app_version_label, classify, count, version_matches
 from intune_step.report import RecordingReporter
 
@@ -141,3 +141,21 @@ def test_group_scope_is_read_once() -> None:
     installs, _, _ = gate([[row("a", "1"), row("z", "1")]])
     status = installs.wait("app", LABEL, GateBar(required=1, group_id="g", timeout=10))
     assert status.counted == 1
+
+
+def test_a_failed_export_is_tried_again_then_given_up() -> None:
+    class Failing(Script):
+        def device_statuses(self, app_id: str, deadline: float) -> list[DeviceRow]:
+            self.calls += 1
+            if self.calls in (1, 3, 4, 5):
+                raise ExportFailed("Intune's install status export j failed")
+            return [row("a", "5", version="")]
+
+    clock = [0.0]
+    fake: Any = Failing([], clock)
+    reporter = RecordingReporter()
+    installs = Gate(fake, reporter, poll=1, sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+                    clock=lambda: clock[0])
+    with pytest.raises(ExportFailed, match="3 export jobs in a row"):
+        installs.wait("app", LABEL, GateBar(timeout=100))
+    assert fake.calls == 5 and len(reporter.warnings) == 3
