@@ -19,6 +19,7 @@ from intune_step.emulator.fleet import FleetDevice
 from intune_step.samples.ipa import build_ipa
 
 from .conftest import Run, base_env, run_entrypoint
+from .hosts import RUNNERS, settings
 
 PILOT = "11111111-2222-3333-4444-555555555555"
 OTHER = "99999999-2222-3333-4444-555555555555"
@@ -200,3 +201,18 @@ def test_check_lists_each_feature(emulator: Emulator, tmp_path: Path) -> None:
     errors = [line for line in read_only.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "DeviceManagementApps.ReadWrite.All" in errors[0]
     assert "not a readable JWT" not in read_only.stderr
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("host", ["gitlab", "azure", "appcircle", "github-any-os"])
+def test_the_gate_outputs_on_every_host(emulator: Emulator, tmp_path: Path, host: str) -> None:
+    emulator.set_fleet((pilot("ipad-1"), pilot("ipad-2", outcome="pending")))
+    build(tmp_path)
+    inputs = {**settings(emulator, "out/app.ipa"), "wait-for-installs": "true",
+              "assignments": f"- intent: required\n  group: {PILOT}\n",
+              "install-timeout": "60"}
+    run = RUNNERS[host](emulator, tmp_path, inputs)
+    assert run.returncode == 0, run.printed
+    assert run.outputs["gate"] == "met", run.printed
+    assert run.outputs["installed"] == "1" and run.outputs["pending"] == "1"
+    assert run.outputs["not-applicable"] == "0" and run.outputs["failed"] == "0"
