@@ -215,3 +215,35 @@ def test_a_device_installs_after_its_simulated_time(api: Api) -> None:
     assert state() == "pending"
     time.sleep(0.4)
     assert state() == "installed"
+
+
+def target(kind: str, group: str | None = None, intent: str = "required") -> dict[str, Any]:
+    body: dict[str, Any] = {"@odata.type": f"#microsoft.graph.{kind}"}
+    if group:
+        body["groupId"] = group
+    return {"intent": intent, "target": body}
+
+
+@pytest.mark.parametrize(("assignments", "targeted"), [
+    ([target("groupAssignmentTarget", GROUP)], True),
+    ([target("groupAssignmentTarget", GROUP, intent="available")], False),  # offered, not pushed
+    ([target("groupAssignmentTarget", GROUP, intent="uninstall")], False),
+    ([target("allDevicesAssignmentTarget")], True),
+    ([target("allLicensedUsersAssignmentTarget")], True),
+    ([target("allDevicesAssignmentTarget"),
+      target("exclusionGroupAssignmentTarget", GROUP, intent="required")], False),
+    ([target("groupAssignmentTarget", "99999999-2222-3333-4444-555555555555")], False),
+    ([], False),
+])
+def test_which_devices_a_build_reaches(assignments: list[dict[str, Any]], targeted: bool) -> None:
+    from intune_step.emulator.fleet import Fleet
+
+    fleet = Fleet((FLEET[0],))
+    assert fleet.targeted(FLEET[0], assignments) is targeted
+
+
+def test_a_device_without_a_user_is_no_licensed_user() -> None:
+    from intune_step.emulator.fleet import Fleet
+
+    kiosk = FleetDevice("kiosk", "Windows", (GROUP,))
+    assert Fleet((kiosk,)).targeted(kiosk, [target("allLicensedUsersAssignmentTarget")]) is False
