@@ -216,3 +216,14 @@ def test_the_gate_outputs_on_every_host(emulator: Emulator, tmp_path: Path, host
     assert run.outputs["gate"] == "met", run.printed
     assert run.outputs["installed"] == "1" and run.outputs["pending"] == "1"
     assert run.outputs["not-applicable"] == "0" and run.outputs["failed"] == "0"
+
+
+@pytest.mark.e2e
+def test_status_refuses_bad_input_before_signing_in(emulator: Emulator) -> None:
+    no_app = run_status(emulator)
+    assert no_app.returncode == 2
+    assert "status needs the app's ID" in no_app.stderr
+    bad_bar = run_status(emulator, INTUNE_APP_ID="0f2a0000-0000-0000-0000-000000000e11",
+                         INTUNE_INSTALLS_REQUIRED="lots")
+    assert bad_bar.returncode == 2 and "installs-required" in bad_bar.stderr
+    assert emulator.issued_tokens == []  # neither signed in
