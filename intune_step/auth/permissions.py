@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from intune_step.auth.guards import MissingPermissionError
+
 WRITE = "DeviceManagementApps.ReadWrite.All"
 
 
@@ -27,18 +29,33 @@ class Feature:
         return f"{self.name}: missing (needs {' or '.join(self.roles)})"
 
 
+GATE = Feature("install gate (install status reports)",  # POST exportJobs: ReadWrite only
+               (WRITE, "DeviceManagementConfiguration.ReadWrite.All",
+                "DeviceManagementManagedDevices.ReadWrite.All"))
+GROUPS = Feature("groups by name, and install-group",
+                 ("Group.Read.All", "GroupMember.Read.All", "Directory.Read.All"))
 FEATURES = (
     Feature("publish, assign and roll back apps", (WRITE,)),
     Feature("read apps and export jobs", ("DeviceManagementApps.Read.All", WRITE)),
-    # POST exportJobs documents these application permissions (ReadWrite only).
-    Feature("install gate (install status reports)",
-            (WRITE, "DeviceManagementConfiguration.ReadWrite.All",
-             "DeviceManagementManagedDevices.ReadWrite.All")),
-    Feature("groups by name, and install-group", ("Group.Read.All",)),
+    GATE,
+    GROUPS,
     Feature("assignment filters by name",
             ("DeviceManagementConfiguration.Read.All",
              "DeviceManagementConfiguration.ReadWrite.All")),
 )
+
+
+def require(features: tuple[Feature, ...], held: tuple[str, ...], client_id: str) -> None:
+    """Stop before any call when a readable token lacks what a feature needs, naming it."""
+    for feature in features:
+        if not feature.granted(held):
+            raise MissingPermissionError(
+                f"the app registration {client_id} lacks the permission for the {feature.name}: "
+                f"it needs {' or '.join(feature.roles)} (its token carries "
+                f"{', '.join(held) or 'no application permissions'})",
+                fix="grant it under App registrations > API permissions > Microsoft Graph > "
+                    "Application permissions, then 'Grant admin consent'; re-run "
+                    "`intune-step check`")
 
 
 def feature_lines(roles: tuple[str, ...]) -> list[tuple[bool, str]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from intune_step.artifacts.base import AppMetadata
+from intune_step.auth.permissions import GATE, GROUPS, require
 from intune_step.auth.signin import sign_in
 from intune_step.config.gate import GateBar
 from intune_step.config.options import PublishOptions
@@ -75,7 +76,9 @@ def publish_files(
     with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
                      ca_dir=tuning.ca_dir) as http:
         # Sign in, and check tenant and permission, before anything touches Intune.
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
+        tokens, facts = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
+        if gate is not None and gate.wait and gate.group_id and facts.readable:
+            require((GROUPS,), facts.roles, settings.client_id)  # before anything is written
         graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
                             GRAPH_RETRY.tuned(tuning))
         blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size,
@@ -125,8 +128,11 @@ def install_status(settings: Settings, app_id: str, bar: GateBar, *, version: st
     tuning = tuning or Tuning()
     reporter.info(settings.describe())
     with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
-                            tuning)
+        tokens, facts = sign_in(settings, http, reporter, environ or {},
+                                workspace or Path.cwd(), tuning, require_write=False)
+        if facts.readable:  # the permissions these calls document, before the first of them
+            require((GATE, GROUPS) if bar.group_id else (GATE,), facts.roles,
+                    settings.client_id)
         graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
                             GRAPH_RETRY.tuned(tuning))
         if version is None:

@@ -131,7 +131,8 @@ def test_missing_report_permission_is_one_line(emulator: Emulator, tmp_path: Pat
     emulator.set_fleet((pilot("ipad-1"),))
     first = run_entrypoint(emulator, tmp_path, build(tmp_path),
                            assignments=f"- intent: required\n  group: {PILOT}\n")
-    # A token with the publish role passes sign-in; the group needs Group.Read.All.
+    # The token carries the publish role; the group needs Group.Read.All: stopped before any
+    # report call.
     status = run_status(emulator,
                      INTUNE_APP_ID=first.outputs["app-id"], INTUNE_INSTALL_GROUP=PILOT,
                      )
@@ -227,3 +228,23 @@ def test_status_refuses_bad_input_before_signing_in(emulator: Emulator) -> None:
                          INTUNE_INSTALLS_REQUIRED="lots")
     assert bad_bar.returncode == 2 and "installs-required" in bad_bar.stderr
     assert emulator.issued_tokens == []  # neither signed in
+
+
+@pytest.mark.e2e
+def test_status_needs_a_report_permission_not_the_publish_one(emulator: Emulator,
+                                                              tmp_path: Path) -> None:
+    emulator.set_fleet((pilot("ipad-1"),))
+    first = run_entrypoint(emulator, tmp_path, build(tmp_path),
+                           assignments=f"- intent: required\n  group: {PILOT}\n")
+    app_id = first.outputs["app-id"]
+    emulator.set_roles(("DeviceManagementApps.Read.All",))
+    refused = run_status(emulator, INTUNE_APP_ID=app_id)
+    assert refused.returncode == 2, refused.printed
+    [line] = [x for x in refused.stderr.splitlines() if x.startswith("Error:")]
+    assert "install gate" in line and "DeviceManagementManagedDevices.ReadWrite.All" in line
+    assert not emulator.export_jobs()
+    # Microsoft documents exportJobs for DeviceManagementManagedDevices.ReadWrite.All too.
+    emulator.set_roles(("DeviceManagementManagedDevices.ReadWrite.All",))
+    allowed = run_status(emulator, "--version", "3.1 (310)", INTUNE_APP_ID=app_id)
+    assert allowed.returncode == 0, allowed.printed
+    assert allowed.outputs["gate"] == "met"
