@@ -248,3 +248,12 @@ def test_status_needs_a_report_permission_not_the_publish_one(emulator: Emulator
     allowed = run_status(emulator, "--version", "3.1 (310)", INTUNE_APP_ID=app_id)
     assert allowed.returncode == 0, allowed.printed
     assert allowed.outputs["gate"] == "met"
+
+
+@pytest.mark.e2e
+def test_a_group_gate_without_the_group_permission_writes_nothing(emulator: Emulator,
+                                                                 tmp_path: Path) -> None:
+    run = publish(emulator, tmp_path, install_group=PILOT)
+    assert run.returncode == 2, run.printed
+    assert "Group.Read.All" in run.printed
+    assert emulator.write_requests() == [] and emulator.apps() == []
