@@ -19,6 +19,16 @@ from intune_step.publish.several import Outcome
 
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
           "file-sha256")
+GATE_FIELDS = ("installed", "failed", "pending", "not-applicable", "gate")
+
+
+def gate_outputs(status: GateStatus | None) -> dict[str, str]:
+    """The install gate's counts and verdict (none when the gate did not run)."""
+    if status is None:
+        return {}
+    return {"installed": str(status.installed), "failed": str(status.failed),
+            "pending": str(status.pending), "not-applicable": str(status.not_applicable),
+            "gate": status.verdict}
 
 
 def result_outputs(result: PublishResult) -> dict[str, str]:
@@ -69,18 +79,6 @@ def _result_entry(outcome: Outcome, fields: dict[str, str] | None) -> dict[str, 
     if "plan" in entry:
         entry["plan"] = json.loads(entry["plan"])
     return entry
-
-
-GATE_FIELDS = ("installed", "failed", "pending", "not-applicable", "gate")
-
-
-def gate_outputs(status: GateStatus | None) -> dict[str, str]:
-    """The install gate's counts and verdict (none when the gate did not run)."""
-    if status is None:
-        return {}
-    return {"installed": str(status.installed), "failed": str(status.failed),
-            "pending": str(status.pending), "not-applicable": str(status.not_applicable),
-            "gate": status.verdict}
 
 
 def run_exit_code(outcomes: Sequence[Outcome]) -> int:

@@ -200,7 +200,7 @@ def _report_outcomes(outcomes: list[Outcome], several: bool, setting_label: str,
     if not several and first.error is not None and not gated:
         return _report_failure(first.error, host, given_name)
     host.set_outputs(step_outputs(outcomes, several))
-    gates = "".join(gate_markdown(o.gate) for o in outcomes if isinstance(o.gate, GateStatus))
+    gates = "".join(gate_markdown(o.gate) for o in outcomes if o.gate is not None)
     host.summary(run_markdown(outcomes, several, setting_label) + ("\n" + gates if gates else ""))
     for outcome in outcomes:
         if outcome.error is not None:

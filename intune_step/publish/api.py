@@ -114,7 +114,8 @@ def _run_gate(installs: Gate, outcome: Outcome, bar: GateBar) -> None:
     try:
         outcome.gate = installs.wait(outcome.result.app_id, outcome.result.version, bar)
     except GateError as exc:
-        outcome.gate, outcome.error = exc.status, exc
+        outcome.error = exc
+        outcome.gate = exc.status if isinstance(exc.status, GateStatus) else None
 
 
 def install_status(settings: Settings, app_id: str, bar: GateBar, *, version: str | None = None,

@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
 from intune_step.config.paths import shown
 from intune_step.errors import EXIT_BUG, BadInputError, IntuneStepError
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.result import PublishResult
 from intune_step.report import Reporter
 
@@ -37,7 +37,7 @@ class Outcome:
     meta: AppMetadata
     result: PublishResult | None = None
     error: Exception | None = None
-    gate: Any = None  # the install gate's GateStatus (publish/gate.py), when it ran
+    gate: GateStatus | None = None  # the install gate's counts, when it ran
 
     @property
     def exit_code(self) -> int:
