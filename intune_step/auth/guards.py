@@ -68,7 +68,14 @@ def check_token(token: str, settings: Settings, require_write: bool = True) -> T
                 fix="check the tenant in auth-url (or the named setting) against expected-tenant")
     if settings.credential == MANAGED_IDENTITY:
         _check_identity_tenant(facts, settings)
-    if require_write and facts.readable and WRITE_ROLE not in facts.roles:
+    if require_write:
+        require_write_role(facts, settings)
+    return facts
+
+
+def require_write_role(facts: TokenFacts, settings: Settings) -> None:
+    """Raise when a readable token lacks the write permission, with the grant steps."""
+    if facts.readable and WRITE_ROLE not in facts.roles:
         held = ", ".join(facts.roles) if facts.roles else "no application permissions"
         if settings.credential == MANAGED_IDENTITY:
             principal = f" (service principal {facts.object_id})" if facts.object_id else ""
@@ -78,7 +85,6 @@ def check_token(token: str, settings: Settings, require_write: bool = True) -> T
         raise MissingPermissionError(
             f"the app registration {settings.client_id} lacks the application permission "
             f"{WRITE_ROLE} (its token carries {held})", fix=grant_steps(settings))
-    return facts
 
 
 def _check_identity_tenant(facts: TokenFacts, settings: Settings) -> None:

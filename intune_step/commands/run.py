@@ -12,12 +12,7 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from intune_step.auth.guards import (
-    WRITE_ROLE,
-    MissingPermissionError,
-    TokenFacts,
-    grant_steps,
-)
+from intune_step.auth.guards import require_write_role
 from intune_step.auth.permissions import feature_lines
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
@@ -138,20 +133,11 @@ def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | Non
         else:
             for granted, line in feature_lines(facts.roles):
                 (host.info if granted else host.warning)(f"Permission for {line}")
-        check_token_write(facts, settings)
+        require_write_role(facts, settings)  # publishing needs it: fail after every line
         host.info("Ready to publish: sign-in, tenant and permission checks passed")
         return EXIT_OK
 
     return _Job(raw, host, workspace, environ).run(check)
-
-
-def check_token_write(facts: TokenFacts, settings: Settings) -> None:
-    """Publishing needs the write role: `check` fails without it, after listing every line."""
-    if facts.readable and WRITE_ROLE not in facts.roles:
-        held = ", ".join(facts.roles) if facts.roles else "no application permissions"
-        raise MissingPermissionError(
-            f"the app registration {settings.client_id} lacks the application permission "
-            f"{WRITE_ROLE} (its token carries {held})", fix=grant_steps(settings))
 
 
 class _Job:
