@@ -17,6 +17,10 @@ from intune_step.version import __version__
 # Loaded on first use, so `import intune_step.emulator` (or the CLI's --help) stays light.
 _EXPORTS = {
     "publish_files": "intune_step.publish.api",
+    "install_status": "intune_step.publish.api",
+    "GateBar": "intune_step.config.gate",
+    "parse_gate": "intune_step.config.gate",
+    "GateStatus": "intune_step.publish.gate",
     "Outcome": "intune_step.publish.several",
     "PublishResult": "intune_step.publish.result",
     "Settings": "intune_step.config.settings",
@@ -28,16 +32,18 @@ _EXPORTS = {
     "LoggingReporter": "intune_step.report",
     "IntuneStepError": "intune_step.errors",
 }
-__all__ = ["IntuneStepError", "LoggingReporter", "Outcome", "PublishOptions", "PublishResult",
-           "Reporter", "Settings", "Tuning", "__version__", "build_options", "build_settings",
-           "publish_files"]
+__all__ = ["GateBar", "GateStatus", "IntuneStepError", "LoggingReporter", "Outcome",
+           "PublishOptions", "PublishResult", "Reporter", "Settings", "Tuning", "__version__",
+           "build_options", "build_settings", "install_status", "parse_gate", "publish_files"]
 
 if TYPE_CHECKING:
+    from intune_step.config.gate import GateBar, parse_gate
     from intune_step.config.options import PublishOptions, build_options
     from intune_step.config.settings import Settings, build_settings
     from intune_step.config.tuning import Tuning
     from intune_step.errors import IntuneStepError
-    from intune_step.publish.api import publish_files
+    from intune_step.publish.api import install_status, publish_files
+    from intune_step.publish.gate import GateStatus
     from intune_step.publish.result import PublishResult
     from intune_step.publish.several import Outcome
     from intune_step.report import LoggingReporter, Reporter

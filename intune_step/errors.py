@@ -11,6 +11,8 @@ EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_BAD_INPUT = 2
 EXIT_SERVICE = 3
+EXIT_GATE_FAILED = 4  # the install gate saw more failed installs than allowed
+EXIT_GATE_TIMEOUT = 5  # the install gate's time limit came first
 
 
 class IntuneStepError(Exception):
@@ -87,3 +89,24 @@ class UploadError(ServiceError):
 
 class StuckStateError(ServiceError):
     """A bounded wait ran out while Intune stayed in one state."""
+
+
+class GateError(IntuneStepError):
+    """The install gate ended without its bar met; ``status`` holds the counts it saw
+    (a publish.gate.GateStatus: typed loosely here, the ground layer imports nothing)."""
+
+    def __init__(self, message: str, *, status: object, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.status = status
+
+
+class GateFailedError(GateError):
+    """More devices reported a failed install of this version than the gate allows."""
+
+    exit_code = EXIT_GATE_FAILED
+
+
+class GateTimeoutError(GateError):
+    """The gate's time limit passed before enough devices installed this version."""
+
+    exit_code = EXIT_GATE_TIMEOUT

@@ -52,8 +52,9 @@ def token_facts(token: str) -> TokenFacts:
     )
 
 
-def check_token(token: str, settings: Settings) -> TokenFacts:
-    """Raise when the token is of the wrong tenant or lacks the write permission."""
+def check_token(token: str, settings: Settings, require_write: bool = True) -> TokenFacts:
+    """Raise when the token is of the wrong tenant or lacks the write permission (unless
+    ``require_write`` is False: `check` reports the permissions itself)."""
     facts = token_facts(token)
     if settings.expected_tenant:
         if facts.tenant is None:
@@ -67,6 +68,13 @@ def check_token(token: str, settings: Settings) -> TokenFacts:
                 fix="check the tenant in auth-url (or the named setting) against expected-tenant")
     if settings.credential == MANAGED_IDENTITY:
         _check_identity_tenant(facts, settings)
+    if require_write:
+        require_write_role(facts, settings)
+    return facts
+
+
+def require_write_role(facts: TokenFacts, settings: Settings) -> None:
+    """Raise when a readable token lacks the write permission, with the grant steps."""
     if facts.readable and WRITE_ROLE not in facts.roles:
         held = ", ".join(facts.roles) if facts.roles else "no application permissions"
         if settings.credential == MANAGED_IDENTITY:
@@ -77,7 +85,6 @@ def check_token(token: str, settings: Settings) -> TokenFacts:
         raise MissingPermissionError(
             f"the app registration {settings.client_id} lacks the application permission "
             f"{WRITE_ROLE} (its token carries {held})", fix=grant_steps(settings))
-    return facts
 
 
 def _check_identity_tenant(facts: TokenFacts, settings: Settings) -> None:

@@ -20,7 +20,8 @@ from intune_step.report import Reporter
 
 def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
             environ: Mapping[str, str], workspace: Path,
-            tuning: Tuning | None = None) -> tuple[TokenProvider, TokenFacts]:
+            tuning: Tuning | None = None,
+            require_write: bool = True) -> tuple[TokenProvider, TokenFacts]:
     """Build the credential, get a token, check tenant and permission; no Graph call yet.
 
     ``environ`` is only read for a federated credential (a CI's OIDC endpoint or variable) and
@@ -38,11 +39,12 @@ def sign_in(settings: Settings, http: httpx.Client, reporter: Reporter,
     else:
         reporter.info(f"Signing in as {settings.client_id} with {credential.description}")
     tokens = token_provider(settings, http, reporter, credential, ENTRA_RETRY.tuned(tuning))
-    facts = check_token(tokens.token(), settings)
+    facts = check_token(tokens.token(), settings, require_write)
     tenant = f" to tenant {facts.tenant}" if facts.tenant else ""
     reporter.info(f"Signed in{tenant} as {settings.principal}")
     if facts.readable:
-        reporter.info(f"Permission {WRITE_ROLE}: granted")
+        if WRITE_ROLE in facts.roles:
+            reporter.info(f"Permission {WRITE_ROLE}: granted")
     else:
         reporter.warning("the access token is not a readable JWT, so its permissions were not "
                          "checked before publishing")

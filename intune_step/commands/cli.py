@@ -22,7 +22,8 @@ from intune_step.config.action import action_definition
 from intune_step.errors import IntuneStepError
 from intune_step.version import __version__
 
-BOOLEAN_INPUTS = ("dry-run", "replace-assignments", "allow-downgrade", "send-certificate-chain")
+BOOLEAN_INPUTS = ("dry-run", "replace-assignments", "allow-downgrade", "send-certificate-chain",
+                  "wait-for-installs")
 # Numeric inputs get a click type, so a wrong value is a usage error naming the option.
 NUMERIC_INPUTS: dict[str, click.IntRange] = {
     "lock-timeout": click.IntRange(min=0),
@@ -170,7 +171,8 @@ def _check_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @_check_options
 @ci_option
 def check(host_name: str | None, **options: Any) -> None:
-    """Sign in and check the tenant and the Intune permission, publishing nothing.
+    """Sign in and check the tenant and the Intune permission, publishing nothing; then one
+    line per feature (publish, install gate, groups and filters by name): ok or missing.
 
     For setting up a pipeline: run it with the same settings the pipeline will use."""
     raw = raw_inputs(options)
@@ -179,6 +181,37 @@ def check(host_name: str | None, **options: Any) -> None:
     host = host_for(host_name)
     mask_secret_inputs(raw, host)
     sys.exit(run_check(raw, host))
+
+
+# The install gate's bar, for `status` (which always waits: wait-for-installs is implied).
+STATUS_INPUTS = ("app-id", "installs-required", "failures-allowed", "install-timeout",
+                 "install-group")
+
+
+def _status_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    for name in reversed(CHECK_INPUTS + STATUS_INPUTS):
+        func = input_option(name)(func)
+    return func
+
+
+@main.command()
+@_status_options
+@click.option("--version", "app_version", default=None, metavar="VERSION",
+              help="The version to wait for, as the publish run's version output shows it "
+                   "(default: the app's version in Intune now).")
+@ci_option
+def status(host_name: str | None, app_version: str | None, **options: Any) -> None:
+    """Wait until the app in --app-id has reached devices (the install gate), publishing
+    nothing: exit 0 when the bar is met, 4 when too many installs failed, 5 at the time limit.
+
+    The counts and the verdict are the step's outputs (installed, failed, pending,
+    not-applicable, gate)."""
+    raw = raw_inputs(options)
+    from intune_step.commands.run import mask_secret_inputs, run_status
+
+    host = host_for(host_name)
+    mask_secret_inputs(raw, host)
+    sys.exit(run_status(raw, host, app_version))
 
 
 @main.command()

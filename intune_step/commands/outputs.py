@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from intune_step.commands.failures import failure_line
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.promote import PromoteResult
 from intune_step.publish.result import PublishResult
 from intune_step.publish.rollback import RollbackResult
@@ -19,6 +20,16 @@ from intune_step.publish.several import Outcome
 
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
           "file-sha256")
+GATE_FIELDS = ("installed", "failed", "pending", "not-applicable", "gate")
+
+
+def gate_outputs(status: GateStatus | None) -> dict[str, str]:
+    """The install gate's counts and verdict (none when the gate did not run)."""
+    if status is None:
+        return {}
+    return {"installed": str(status.installed), "failed": str(status.failed),
+            "pending": str(status.pending), "not-applicable": str(status.not_applicable),
+            "gate": status.verdict}
 
 
 def result_outputs(result: PublishResult) -> dict[str, str]:
@@ -44,7 +55,8 @@ def step_outputs(outcomes: Sequence[Outcome], several: bool) -> dict[str, str]:
     """What the step hands its CI (see the module docstring)."""
     if not several:
         result = outcomes[0].result
-        return result_outputs(result) if result is not None else {}
+        out = result_outputs(result) if result is not None else {}
+        return {**out, **gate_outputs(outcomes[0].gate)}
     each = [result_outputs(o.result) if o.result else None for o in outcomes]
     out = {name: json.dumps([fields[name] if fields else "" for fields in each])
            for name in FIELDS}
@@ -55,16 +67,22 @@ def step_outputs(outcomes: Sequence[Outcome], several: bool) -> dict[str, str]:
     rings = [fields.get("rings", "") if fields else "" for fields in each]
     if any(rings):
         out["rings"] = json.dumps(rings)
+    if any(o.gate is not None for o in outcomes):
+        gates = [gate_outputs(o.gate) for o in outcomes]
+        out.update({name: json.dumps([g.get(name, "") for g in gates]) for name in GATE_FIELDS})
     out["results"] = json.dumps(results, separators=(",", ":"), ensure_ascii=False)
     return out
 
 
 def _result_entry(outcome: Outcome, fields: dict[str, str] | None) -> dict[str, Any]:
     entry: dict[str, Any] = {"file": outcome.file}
+    if outcome.error is not None:
+        entry["error"] = failure_line(outcome.error)
     if fields is None:
         entry["error"] = failure_line(outcome.error) if outcome.error else ""
         return entry
     entry.update(fields)
+    entry.update(gate_outputs(outcome.gate))
     if "plan" in entry:
         entry["plan"] = json.loads(entry["plan"])
     return entry

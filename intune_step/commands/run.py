@@ -12,24 +12,30 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from intune_step.auth.guards import require_write_role
+from intune_step.auth.permissions import feature_lines
 from intune_step.auth.signin import sign_in
 from intune_step.ci.base import CIHost
 from intune_step.commands.cancel import Cancelled as Cancelled  # its old home, re-exported
 from intune_step.commands.cancel import cancellation
 from intune_step.commands.failures import exit_code, failure_line
 from intune_step.commands.outputs import (
+    gate_outputs,
     promote_outputs,
     rollback_outputs,
     run_exit_code,
     step_outputs,
 )
-from intune_step.commands.summary import failure_markdown, run_markdown
+from intune_step.commands.summary import failure_markdown, gate_markdown, run_markdown
+from intune_step.config.gate import parse_gate
 from intune_step.config.named_settings import apply_named_setting
 from intune_step.config.options import build_options
 from intune_step.config.settings import Settings, build_settings
+from intune_step.config.text import GUID
 from intune_step.config.tuning import Tuning
-from intune_step.errors import EXIT_OK, IntuneStepError
-from intune_step.publish.api import promote, publish_files, rollback
+from intune_step.errors import EXIT_OK, GateError, IntuneStepError, SettingsError
+from intune_step.publish.api import install_status, promote, publish_files, rollback
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.several import Outcome
 from intune_step.transport.http import make_client
 from intune_step.upload.blob import BlockUploader
@@ -56,7 +62,8 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
         options = build_options(job.raw, job.workspace)
         outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,
                                  environ=job.env, workspace=job.workspace,
-                                 uploader=BlockUploader)  # looked up here: bench swaps it
+                                 uploader=BlockUploader,  # looked up here: bench swaps it
+                                 gate=parse_gate(job.raw))
         return _report_outcomes(outcomes, options.several, settings.setting_name,
                                 job.setting_name, host)
 
@@ -91,6 +98,37 @@ def run_promote(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
         return EXIT_OK
 
     return _Job(raw, host, workspace, environ).run(promote_build)
+def run_status(raw: Mapping[str, str | None], host: CIHost, version: str | None,
+               workspace: Path | None = None, environ: Mapping[str, str] | None = None) -> int:
+    """The install gate on its own (`intune-step status`) for the app in ``app-id``."""
+
+    def status(job: _Job) -> int:
+        settings = job.settings()
+        bar = parse_gate(job.raw, standalone=True)
+        app_id = (job.raw.get("app-id") or "").strip()
+        if not GUID.match(app_id):
+            raise SettingsError("status needs the app's ID (app-id, a GUID)",
+                                fix="pass --app-id, e.g. a publish run's app-id output")
+        try:
+            result = install_status(settings, app_id, bar, version=version, reporter=host,
+                                    tuning=job.tuning, environ=job.env, workspace=job.workspace)
+        except GateError as exc:
+            return _report_gate_failure(exc, host)
+        host.set_outputs({"app-id": app_id, **gate_outputs(result)})
+        host.summary(gate_markdown(result))
+        return EXIT_OK
+
+    return _Job(raw, host, workspace, environ).run(status)
+
+
+def _report_gate_failure(exc: GateError, host: CIHost) -> int:
+    """A gate that failed or timed out: its counts as outputs, the devices in the summary."""
+    gate = exc.status if isinstance(exc.status, GateStatus) else None
+    host.set_outputs(gate_outputs(gate))
+    if gate is not None:
+        host.summary(gate_markdown(gate))
+    host.error(failure_line(exc))
+    return exc.exit_code
 
 
 def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
@@ -101,7 +139,15 @@ def run_check(raw: Mapping[str, str | None], host: CIHost, workspace: Path | Non
         settings = job.settings()
         host.info(settings.describe())
         with make_client(ca_file=job.tuning.ca_file, ca_dir=job.tuning.ca_dir) as http:
-            sign_in(settings, http, host, job.env, job.workspace, job.tuning)
+            _, facts = sign_in(settings, http, host, job.env, job.workspace, job.tuning,
+                               require_write=False)
+        if not facts.readable:
+            host.warning("the access token is not a readable JWT: its permissions per feature "
+                         "cannot be listed")
+        else:
+            for granted, line in feature_lines(facts.roles):
+                (host.info if granted else host.warning)(f"Permission for {line}")
+        require_write_role(facts, settings)  # publishing needs it: fail after every line
         host.info("Ready to publish: sign-in, tenant and permission checks passed")
         return EXIT_OK
 
@@ -149,10 +195,13 @@ def _report_outcomes(outcomes: list[Outcome], several: bool, setting_label: str,
 
     One path that failed ends like any failed run; ``given_name`` is the setting name the
     inputs gave (its failure summary shows none when they gave none)."""
-    if not several and outcomes[0].error is not None:
-        return _report_failure(outcomes[0].error, host, given_name)
+    first = outcomes[0]
+    gated = first.result is not None and isinstance(first.error, GateError)
+    if not several and first.error is not None and not gated:
+        return _report_failure(first.error, host, given_name)
     host.set_outputs(step_outputs(outcomes, several))
-    host.summary(run_markdown(outcomes, several, setting_label))
+    gates = "".join(gate_markdown(o.gate) for o in outcomes if o.gate is not None)
+    host.summary(run_markdown(outcomes, several, setting_label) + ("\n" + gates if gates else ""))
     for outcome in outcomes:
         if outcome.error is not None:
             line = failure_line(outcome.error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from intune_step.commands.failures import failure_line
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.result import PublishResult, version_label
 from intune_step.publish.several import Outcome
 
@@ -69,4 +70,24 @@ def failure_markdown(error_line: str, setting_name: str | None) -> str:
     lines = ["### Intune publish failed", "", _cell(error_line)]
     if setting_name:
         lines += ["", f"Setting: {_cell(setting_name)}"]
+    return "\n".join(lines) + "\n"
+
+
+def gate_markdown(status: GateStatus) -> str:
+    """The install gate's verdict, counts and failing devices, for the job summary."""
+    title = {"met": "Install gate met", "failed": "Install gate failed",
+             "timed-out": "Install gate timed out"}.get(status.verdict, "Install gate")
+    lines = [f"### {title}", "", f"Version {_cell(status.version)} after {status.elapsed:.0f}s "
+             f"({status.reports} reports)", "",
+             "| installed | failed | pending | not applicable | other versions | needed |",
+             "|---|---|---|---|---|---|",
+             f"| {status.installed} | {status.failed} | {status.pending} | "
+             f"{status.not_applicable} | {status.other_versions} | {status.needed} |"]
+    if status.failing:
+        lines += ["", "| Failing device | User | Platform | Error code | Detail |",
+                  "|---|---|---|---|---|"]
+        lines += [f"| {_cell(r.device or r.device_id)} | {_cell(r.user)} | {_cell(r.platform)} "
+                  f"| {_cell(r.error_code)} | {_cell(r.detail)} |" for r in status.failing[:50]]
+        if len(status.failing) > 50:
+            lines.append(f"\n...and {len(status.failing) - 50} more")
     return "\n".join(lines) + "\n"

@@ -53,6 +53,10 @@ KNOBS = (
          "is made; it overlaps the upload"),
     Knob("INTUNE_LOCK_POLL_S", "lock_poll", "seconds", "5",
          "how often a waiting run looks whether the lock is free"),
+    Knob("INTUNE_GATE_POLL_S", "gate_poll", "seconds", "30",
+         "how often the install gate asks Intune for a fresh install report (one log line each)"),
+    Knob("INTUNE_REPORT_POLL_S", "report_poll", "seconds", "2",
+         "how often one report export job is polled until it completes"),
     Knob("INTUNE_STEP_DEBUG", "debug", "flag", "off",
          "any non-empty value: a bug in the step shows its traceback"),
     Knob("INTUNE_STEP_ALLOWED_HOSTS", "allowed_hosts", "hosts", "none",
@@ -139,6 +143,8 @@ class Tuning:
     lock_heartbeat: float | None = None
     lock_settle: float | None = None
     lock_poll: float | None = None
+    gate_poll: float | None = None
+    report_poll: float | None = None
     debug: bool = False
     allowed_hosts: tuple[str, ...] = ()
     ca_file: Path | None = None

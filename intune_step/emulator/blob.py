@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import unquote
 from xml.etree import ElementTree
 
@@ -45,10 +45,13 @@ class BlobService:
     name: ServiceName = "blob"
     server_header = "Windows-Azure-Blob/1.0 Microsoft-HTTPAPI/2.0"
 
-    def __init__(self, config: EmulatorConfig, state: State, store: BlobStore) -> None:
+    def __init__(self, config: EmulatorConfig, state: State, store: BlobStore,
+                 downloads: Callable[[str, dict[str, str], str], Response | None] | None = None,
+                 ) -> None:
         self.config = config
         self.state = state
         self.store = store
+        self.downloads = downloads  # report exports (emulator/reports.py), signed GETs
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
         code = BLOB_CODE_BY_STATUS.get(fault.status, "InternalError")
@@ -69,6 +72,11 @@ class BlobService:
             # A SAS is the whole authorisation; a bearer token beside it is malformed
             # (docs/protocol.md, "Upload URL").
             return blob_error(400, "InvalidAuthenticationInfo", request_id=rid)
+        if self.downloads is not None and request.method == "GET":
+            with self.state.lock:
+                export = self.downloads(key, params, rid)
+            if export is not None:
+                return export
         denied = self._authorise(key, params, rid, write=request.method == "PUT")
         if denied is not None:
             return denied

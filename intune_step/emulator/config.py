@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from .fleet import FleetDevice
 from .timing import StateTiming
 
 READ_WRITE_ROLE = "DeviceManagementApps.ReadWrite.All"
@@ -105,6 +106,14 @@ class EmulatorConfig:
     # supersedence graph, and in one app's dependency graph with the app itself.
     supersedence_node_limit: int = 10
     dependency_node_limit: int = 100
+
+    # The simulated fleet (emulator/fleet.py) that installs assigned builds, the speed of its
+    # clock (simulated seconds per real second), the export job reads that see it in progress,
+    # and how long its download URL lives.
+    fleet: tuple[FleetDevice, ...] = ()
+    fleet_time_scale: float = 1.0
+    report_pending_polls: int = 1
+    report_url_lifetime_s: int = 3600
 
     # Where ca.pem, certificates and blob blocks live. None: a temporary directory.
     # A str is accepted too and made a Path by __post_init__.

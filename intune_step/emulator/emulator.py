@@ -24,9 +24,11 @@ from .blobstore import BlobStore
 from .config import EmulatorConfig
 from .content import COMMIT_SUCCESS
 from .faults import FaultSet
+from .fleet import Fleet, FleetDevice
 from .graph import GraphService
 from .identity import APP_SERVICE_PATH, IdentityService
 from .login import LoginService
+from .reports import ReportsApi
 from .server import Listener, RequestRecord
 from .state import ContentFile, State
 from .timing import Lateness
@@ -56,6 +58,8 @@ class Emulator:
         self._own_dir = self.config.state_dir is None
         self.state_dir = Path(self.config.state_dir or tempfile.mkdtemp(prefix="intune-emu-"))
         self._graph: GraphService | None = None
+        self.fleet = Fleet(self.config.fleet, self.config.fleet_time_scale)
+        self._reports: ReportsApi | None = None
         self._backend: BlobBackend | None = None
         self._started = False
 
@@ -80,8 +84,14 @@ class Emulator:
         try:
             store = BlobStore(self.state_dir / "blobs")
             self._backend = self._make_backend(store)
+            self._reports = ReportsApi(cfg, self._state, self.fleet, self.blob_url)
             self._graph = GraphService(
-                cfg, self._state, self._backend, tenant_id=self.tenant_id, graph_url=self.graph_url
+                cfg,
+                self._state,
+                self._backend,
+                tenant_id=self.tenant_id,
+                graph_url=self.graph_url,
+                reports=self._reports,
             )
             login.start(
                 LoginService(
@@ -95,7 +105,7 @@ class Emulator:
                 )
             )
             graph.start(self._graph)
-            blob.start(BlobService(cfg, self._state, store))
+            blob.start(BlobService(cfg, self._state, store, self._reports.download))
             if cfg.managed_identities or cfg.identity_endpoint:
                 self._start_identity()
         except BaseException:
@@ -366,6 +376,25 @@ class Emulator:
         """An assignment filter for ``platform`` (devicePlatformType); its id."""
         with self._state.lock:
             return self._state.directory.add_filter(name, platform, filter_id)
+
+    def fail_next_report(self, times: int = 1, *, never: bool = False) -> None:
+        """The next ``times`` export jobs end ``failed`` (or never complete: ``inProgress``
+        forever)."""
+        assert self._reports is not None
+        with self._state.lock:
+            self._reports.faults.extend(["never" if never else "failed"] * times)
+
+    def set_fleet(self, devices: tuple[FleetDevice, ...]) -> None:
+        """Replace the simulated fleet (devices first see their builds from now on)."""
+        with self._state.lock:
+            self.fleet.devices = list(devices)
+
+    def export_jobs(self) -> list[dict[str, Any]]:
+        """Every export job as the emulator keeps it: id, status, body."""
+        assert self._reports is not None
+        with self._state.lock:
+            return [{"id": j.id, "status": j.status, **j.body}
+                    for j in self._reports.jobs.values()]
 
     def set_roles(self, roles: tuple[str, ...]) -> None:
         """Roles carried by tokens issued from now on (tokens already issued keep theirs)."""

@@ -31,6 +31,7 @@ from .graph_common import (
 from .odata_filter import FilterError, Schema, compile_filter
 from .relations import RelationsApi, render_category
 from .relationships import RelationshipsApi
+from .reports import ALL_ROLES, ReportsApi
 from .server import Request, Response
 from .state import App, State
 from .tokens import decode_unverified
@@ -60,6 +61,7 @@ class GraphService:
         *,
         tenant_id: str,
         graph_url: str,
+        reports: ReportsApi | None = None,
     ) -> None:
         self.config = config
         self.state = state
@@ -69,6 +71,7 @@ class GraphService:
         self.relations = RelationsApi(config, state)
         self.relationships = RelationshipsApi(config, state)
         self.directory = directory.DirectoryApi(config, state.directory)
+        self.reports = reports  # deviceManagement/reports and the fleet's groups
 
     # --- entry points --------------------------------------------------------------------
 
@@ -99,13 +102,27 @@ class GraphService:
         version = segments[0] if segments else ""
         ctx = Ctx.build(request, version if version in VERSIONS else "v1.0", self.graph_url)
         try:
-            self._authorise(ctx, segments)
+            head_segment = segments[1].lower() if len(segments) > 1 else ""
+            roles = self._authorise(ctx, apps=head_segment == "deviceappmanagement")
             if version not in VERSIONS:
                 raise bad_request(f"Invalid version: {version}", nested=False)
-            if directory.roles_for(segments) is not None:
+            # Group members and reports (the install gate) check their own permissions; the
+            # directory's groups and Intune's assignment filters need theirs (directory.py).
+            members = head_segment == "groups" and len(segments) > 3
+            routed = directory.roles_for(segments)
+            if self.reports is not None and (members or (
+                    head_segment == "devicemanagement" and routed is None)):
                 ctx.preload()
                 with self.state.lock:
-                    if segments[1].lower() == "groups":
+                    if head_segment == "groups":
+                        return self.reports.members(ctx, segments[2:], roles)
+                    return self.reports.route(ctx, segments[2:], roles)
+            if routed is not None:
+                if not set(routed[0]) & set(roles):
+                    raise directory.forbidden(*routed)
+                ctx.preload()
+                with self.state.lock:
+                    if head_segment == "groups":
                         return self.directory.groups(ctx, segments[2:])
                     return self.directory.filters(ctx, segments[3:])
             if len(segments) < 2 or segments[1].lower() != "deviceappmanagement":
@@ -129,7 +146,8 @@ class GraphService:
 
     # --- authentication and permissions --------------------------------------------------
 
-    def _authorise(self, ctx: Ctx, segments: list[str]) -> None:
+    def _authorise(self, ctx: Ctx, apps: bool = True) -> tuple[str, ...]:
+        """The token's roles; ``apps``: check deviceAppManagement's permissions here."""
         header = ctx.request.headers.get("Authorization", "")
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
 
@@ -157,12 +175,9 @@ class GraphService:
         if grant.tid != self.tenant_id:
             raise unauthorised("Access token validation failure. Invalid tenant.")
         if not self.config.require_roles:
-            return
-        routed = directory.roles_for(segments)
-        if routed is not None:  # the directory and filters: their own permissions
-            if not set(routed[0]) & set(grant.roles):
-                raise directory.forbidden(*routed)
-            return
+            return ALL_ROLES
+        if not apps:
+            return grant.roles
         write = ctx.request.method not in ("GET", "HEAD")
         needed = (READ_WRITE_ROLE,) if write else (READ_ROLE, READ_WRITE_ROLE)
         if not set(needed) & set(grant.roles):
@@ -172,6 +187,7 @@ class GraphService:
                 "Application is not authorized to perform this operation. Application must have "
                 f"one of the following scopes: {', '.join(needed)}",
             )
+        return grant.roles
 
     # --- mobileApps ----------------------------------------------------------------------
 

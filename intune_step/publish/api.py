@@ -18,16 +18,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
+
 from intune_step.artifacts.base import AppMetadata
+from intune_step.auth.permissions import GATE, GROUPS, require
 from intune_step.auth.signin import sign_in
+from intune_step.config.gate import GateBar
 from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
+from intune_step.errors import BadInputError, GateError
 from intune_step.graph.client import GRAPH_RETRY, GraphClient
 from intune_step.graph.directory import Directory
 from intune_step.graph.lookup import AppFinder
+from intune_step.graph.reports import Reports
 from intune_step.publish import lifecycle
 from intune_step.publish.flow import Publisher, file_sha256
+from intune_step.publish.gate import Gate, GateStatus, app_version_label
 from intune_step.publish.lifecycle import Win32Lifecycle
 from intune_step.publish.prepare import prepare
 from intune_step.publish.promote import PromoteResult, Promotion, record_ring
@@ -50,6 +57,7 @@ def publish_files(
     environ: Mapping[str, str] | None = None,
     workspace: Path | None = None,
     uploader: UploaderFactory = BlockUploader,
+    gate: GateBar | None = None,
 ) -> list[Outcome]:
     """Publish every file ``options`` names; one :class:`Outcome` per file, in order.
 
@@ -59,7 +67,9 @@ def publish_files(
 
     ``environ`` is only read for federated credentials (a CI's OIDC endpoint or token
     variable); ``workspace`` anchors relative credential paths (default: the current folder);
-    ``uploader`` builds the block uploader (the benchmark swaps in the common tools' way).
+    ``uploader`` builds the block uploader (the benchmark swaps in the common tools' way);
+    ``gate`` with ``wait`` set runs the install gate on each published build (its status in
+    the Outcome's ``gate``; a gate that fails or times out in its ``error``).
     """
     reporter = reporter or LoggingReporter()
     tuning = tuning or Tuning()
@@ -69,7 +79,9 @@ def publish_files(
     with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
                      ca_dir=tuning.ca_dir) as http:
         # Sign in, and check tenant and permission, before anything touches Intune.
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
+        tokens, facts = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
+        if gate is not None and gate.wait and gate.group_id and facts.readable:
+            require((GROUPS,), facts.roles, settings.client_id)  # before anything is written
         graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
                             GRAPH_RETRY.tuned(tuning))
         options = resolve_names(Directory(graph), options, metas)  # before any write
@@ -92,8 +104,55 @@ def publish_files(
                 result = replace(result, rings=",".join(reached))
             return result
 
-        return publish_all(metas, options, reporter, publish_one, workspace,
-                           on_cancel=blocks.cancel, raise_bugs=tuning.debug)
+        outcomes = publish_all(metas, options, reporter, publish_one, workspace,
+                               on_cancel=blocks.cancel, raise_bugs=tuning.debug)
+        if gate is not None and gate.wait and not options.dry_run:
+            installs = _gate(graph, http, reporter, tuning)
+            for outcome in outcomes:
+                if outcome.result is not None and outcome.error is None:
+                    _run_gate(installs, outcome, gate)
+        return outcomes
+
+
+def _gate(graph: GraphClient, http: httpx.Client, reporter: Reporter, tuning: Tuning) -> Gate:
+    reports = Reports(graph, http, poll=2.0 if tuning.report_poll is None else tuning.report_poll)
+    return Gate(reports, reporter, poll=tuning.gate_poll)
+
+
+def _run_gate(installs: Gate, outcome: Outcome, bar: GateBar) -> None:
+    assert outcome.result is not None
+    try:
+        outcome.gate = installs.wait(outcome.result.app_id, outcome.result.version, bar)
+    except GateError as exc:
+        outcome.error = exc
+        outcome.gate = exc.status if isinstance(exc.status, GateStatus) else None
+
+
+def install_status(settings: Settings, app_id: str, bar: GateBar, *, version: str | None = None,
+                   reporter: Reporter | None = None, tuning: Tuning | None = None,
+                   environ: Mapping[str, str] | None = None,
+                   workspace: Path | None = None) -> GateStatus:
+    """The install gate on its own (`intune-step status`): wait until ``app_id``'s version
+    (default: the one in Intune now) has reached devices by ``bar``; raises GateFailedError or
+    GateTimeoutError otherwise."""
+    reporter = reporter or LoggingReporter()
+    tuning = tuning or Tuning()
+    reporter.info(settings.describe())
+    with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
+        tokens, facts = sign_in(settings, http, reporter, environ or {},
+                                workspace or Path.cwd(), tuning, require_write=False)
+        if facts.readable:  # the permissions these calls document, before the first of them
+            require((GATE, GROUPS) if bar.group_id else (GATE,), facts.roles,
+                    settings.client_id)
+        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
+                            GRAPH_RETRY.tuned(tuning))
+        if version is None:
+            app = graph.get(f"deviceAppManagement/mobileApps/{app_id}", what="read the app")
+            version = app_version_label(app)
+            if not version:
+                raise BadInputError(f"app {app_id} has no version in Intune to wait for",
+                                    fix="pass the version to wait for (--version)")
+        return _gate(graph, http, reporter, tuning).wait(app_id, version, bar)
 
 
 def read_files(settings: Settings, options: PublishOptions,

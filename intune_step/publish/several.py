@@ -20,6 +20,7 @@ from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
 from intune_step.config.paths import shown
 from intune_step.errors import EXIT_BUG, BadInputError, IntuneStepError
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.result import PublishResult
 from intune_step.report import Reporter
 
@@ -36,6 +37,7 @@ class Outcome:
     meta: AppMetadata
     result: PublishResult | None = None
     error: Exception | None = None
+    gate: GateStatus | None = None  # the install gate's counts, when it ran
 
     @property
     def exit_code(self) -> int:

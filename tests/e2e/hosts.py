@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from intune_step.config.action import output_names
 from intune_step.emulator import Emulator
 
 from ..ci_runners import (
@@ -84,7 +85,7 @@ def settings(emu: Emulator, file: str) -> dict[str, str]:
 
 
 def _by_prefix(values: dict[str, str], prefix: str) -> dict[str, str]:
-    names = {prefix + name.replace("-", "_").upper(): name for name in (*OUTPUT_NAMES, "rings")}
+    names = {prefix + name.replace("-", "_").upper(): name for name in output_names()}
     return {names[key]: value for key, value in values.items() if key in names}
 
 

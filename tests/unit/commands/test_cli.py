@@ -51,7 +51,7 @@ def test_send_certificate_chain_is_the_same_option_on_every_command() -> None:
         for name, command in main.commands.items()
         if any("--send-certificate-chain" in getattr(p, "opts", ()) for p in command.params)
     ]
-    assert sorted(commands) == ["check", "promote", "publish", "rollback"]
+    assert sorted(commands) == ["check", "promote", "publish", "rollback", "status"]
     shapes = {
         (o.is_flag, tuple(o.opts), str(o.envvar), o.help)
         for o in (option(c, "send-certificate-chain") for c in commands)

@@ -13,15 +13,18 @@ from intune_step.commands.cli import env_name, main
 from intune_step.commands.outputs import step_outputs
 from intune_step.config.action import action_definition, action_yml_path, input_names
 from intune_step.config.credentials import KIND_OF_INPUT
+from intune_step.config.gate import parse_gate
 from intune_step.config.options import build_options
 from intune_step.config.settings import build_settings
+from intune_step.publish.gate import GateStatus
 from intune_step.publish.result import PublishResult
 from intune_step.publish.several import Outcome
 
 INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "graph-url",
           "app-id", "display-name", "description", "publisher", "dry-run"]
 OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
-           "file-sha256", "plan", "rings", "results"]
+           "file-sha256", "plan", "rings", "installed", "failed", "pending", "not-applicable",
+           "gate", "results"]
 
 
 def test_the_interface_of_the_issue_is_declared() -> None:
@@ -59,6 +62,9 @@ def test_every_input_is_read_by_the_settings_code() -> None:
                "win32": "install-command: setup.exe /S", "bundle-id": "com.contoso.app",
                "bundle-version": "1.2", "macos-app-type": "lob",
                "properties": "owner: Mobile team", "max-parallel": "5", "versioning": "new-app",
+               "wait-for-installs": "true", "installs-required": "80%",
+               "failures-allowed": "2", "install-timeout": "45m",
+               "install-group": "dddddddd-2222-3333-4444-555555555555",
                "file": "b.ipa", "client-id": "99999999-2222-3333-4444-555555555555",
                "client-secret": "y" * 8,
                "auth-url": "https://login.microsoftonline.com/t2/oauth2/v2.0/token"}
@@ -66,7 +72,8 @@ def test_every_input_is_read_by_the_settings_code() -> None:
 
     def snapshot(values: dict[str, str]) -> dict[str, object]:
         settings = dataclasses.asdict(build_settings(values))
-        return {**settings, **dataclasses.asdict(build_options(values))}
+        return {**settings, **dataclasses.asdict(build_options(values)),
+                **{f"gate_{k}": v for k, v in dataclasses.asdict(parse_gate(values)).items()}}
 
     before = snapshot(base)
     for name in input_names():
@@ -91,7 +98,7 @@ def test_outputs_written_are_the_declared_outputs() -> None:
     fields = {f.name: "x" for f in dataclasses.fields(PublishResult)}
     fields["plan"] = "{}"
     meta = AppMetadata("androidLobApp", "a.apk", "com.a", "1", PlainContent(Path("a.apk"), 1))
-    outcome = Outcome("a.apk", meta, PublishResult(**fields))
+    outcome = Outcome("a.apk", meta, PublishResult(**fields), gate=GateStatus("1.0"))
     declared = list(action_definition()["outputs"])
     assert [*step_outputs([outcome], several=False), "results"] == declared  # one path
     assert list(step_outputs([outcome], several=True)) == declared  # a pattern, one match
