@@ -33,6 +33,7 @@ from .relations import RelationsApi, render_category
 from .relationships import RelationshipsApi
 from .server import Request, Response
 from .state import App, State
+from .throttle import Throttle
 from .tokens import decode_unverified
 from .wire import graph_error, iso, json_response, utcnow
 
@@ -69,6 +70,7 @@ class GraphService:
         self.relations = RelationsApi(config, state)
         self.relationships = RelationshipsApi(config, state)
         self.directory = directory.DirectoryApi(config, state.directory)
+        self.throttle = Throttle(config)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class GraphService:
         ctx = Ctx.build(request, version if version in VERSIONS else "v1.0", self.graph_url)
         try:
             self._authorise(ctx, segments)
+            self._throttle(ctx)
             if version not in VERSIONS:
                 raise bad_request(f"Invalid version: {version}", nested=False)
             if directory.roles_for(segments) is not None:
@@ -172,6 +175,16 @@ class GraphService:
                 "Application is not authorized to perform this operation. Application must have "
                 f"one of the following scopes: {', '.join(needed)}",
             )
+
+    def _throttle(self, ctx: Ctx) -> None:
+        header = ctx.request.headers.get("Authorization", "")
+        with self.state.lock:
+            grant = self.state.tokens[header[7:].strip()]  # _authorise found it
+        write = ctx.request.method not in ("GET", "HEAD")
+        wait = self.throttle.check(grant.tid, grant.appid, write)
+        if wait is not None:
+            raise HttpError(429, "TooManyRequests", "Too many requests. Please retry after a "
+                            "while.", nested=False, headers={"Retry-After": str(wait)})
 
     # --- mobileApps ----------------------------------------------------------------------
 
