@@ -35,7 +35,7 @@ def test_past_the_limit_graph_answers_429_with_retry_after(emu: Emulator, api: A
     assert api.call("GET", APPS).status_code == 429  # refused while the window is full
     time.sleep(wait)
     assert api.call("GET", APPS).status_code == 200  # honouring Retry-After is enough
-    record = [r for r in emu.request_log if r.status == 429][0]
+    record = next(r for r in emu.request_log if r.status == 429)
     assert record.retry_after == refused.headers["Retry-After"] and record.at > 0
 
 
