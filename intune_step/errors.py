@@ -11,6 +11,9 @@ EXIT_OK = 0
 EXIT_BUG = 1
 EXIT_BAD_INPUT = 2
 EXIT_SERVICE = 3
+# A run to several targets (a named-settings entry with `targets:`) that reached them.
+EXIT_SOME_TARGETS = 4  # some targets succeeded, some failed
+EXIT_NO_TARGET = 5  # every target failed
 
 
 class IntuneStepError(Exception):

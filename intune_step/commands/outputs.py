@@ -19,6 +19,7 @@ from intune_step.publish.several import Outcome
 
 FIELDS = ("app-id", "content-version-id", "app-type", "operation", "version", "app-url",
           "file-sha256")
+TARGETS_OUTPUT = "targets"  # a run to several targets: the map of each one's outputs
 
 
 def result_outputs(result: PublishResult) -> dict[str, str]:

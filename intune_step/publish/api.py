@@ -15,8 +15,10 @@ host at all::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import httpx
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.auth.signin import sign_in
@@ -27,6 +29,7 @@ from intune_step.graph.client import GRAPH_RETRY, GraphClient
 from intune_step.graph.directory import Directory
 from intune_step.graph.lookup import AppFinder
 from intune_step.publish import lifecycle
+from intune_step.publish.digests import FileDigests
 from intune_step.publish.flow import Publisher, file_sha256
 from intune_step.publish.lifecycle import Win32Lifecycle
 from intune_step.publish.prepare import prepare
@@ -36,6 +39,7 @@ from intune_step.publish.rollback import Rollback, RollbackResult, refuse_type
 from intune_step.publish.several import Outcome, prepare_all, publish_all
 from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
+from intune_step.transport.throttle import ThrottleGates
 from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader, Uploader
 
 UploaderFactory = Callable[..., Uploader]
@@ -68,20 +72,46 @@ def publish_files(
     in_flight = tuning.blocks_in_flight or DEFAULT_IN_FLIGHT
     with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
                      ca_dir=tuning.ca_dir) as http:
-        # Sign in, and check tenant and permission, before anything touches Intune.
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
-                            GRAPH_RETRY.tuned(tuning))
-        options = resolve_names(Directory(graph), options, metas)  # before any write
         blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size,
                           retry=BLOB_RETRY.tuned(tuning))
+        tenant = Tenant(http, blocks, ThrottleGates(), FileDigests(), tuning,
+                        environ or {}, workspace)
+        return tenant.publish(settings, options, metas, reporter)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the publishes to one tenant use, and what a run to several tenants shares: the
+    connections, the block uploader (its buffer pool bounds memory for every upload), the
+    throttle gates (one per tenant and app) and the artifacts' hashes."""
+
+    http: httpx.Client
+    blocks: Uploader
+    gates: ThrottleGates
+    digests: FileDigests
+    tuning: Tuning
+    environ: Mapping[str, str]
+    workspace: Path
+
+    def publish(self, settings: Settings, options: PublishOptions,
+                metas: list[AppMetadata], reporter: Reporter) -> list[Outcome]:
+        """Sign in to this tenant (a failure raises), then publish every artifact; an
+        artifact that fails ends in its Outcome and the others go on."""
+        tuning = self.tuning
+        # Sign in, and check tenant and permission, before anything touches Intune.
+        tokens, _ = sign_in(settings, self.http, reporter, self.environ, self.workspace, tuning)
+        graph = GraphClient(self.http, settings.graph_url, settings.graph_version, tokens,
+                            reporter, GRAPH_RETRY.tuned(tuning),
+                            gate=self.gates.gate(settings.tenant, settings.client_id))
+        options = resolve_names(Directory(graph), options, metas)  # before any write
         if options.several:
             reporter.info(f"Publishing {len(metas)} artifacts, up to {options.max_parallel} "
                           "at a time")
 
         def publish_one(meta: AppMetadata, file_options: PublishOptions,
                         own: Reporter) -> PublishResult:
-            publisher = Publisher(settings, graph, blocks.reporting_to(own), own, tuning=tuning)
+            publisher = Publisher(settings, graph, self.blocks.reporting_to(own), own,
+                                  tuning=tuning, digests=self.digests)
             if lifecycle.applies(meta, file_options):
                 result = Win32Lifecycle(publisher, graph, own).publish(meta, file_options)
             else:
@@ -92,8 +122,8 @@ def publish_files(
                 result = replace(result, rings=",".join(reached))
             return result
 
-        return publish_all(metas, options, reporter, publish_one, workspace,
-                           on_cancel=blocks.cancel, raise_bugs=tuning.debug)
+        return publish_all(metas, options, reporter, publish_one, self.workspace,
+                           on_cancel=self.blocks.cancel, raise_bugs=tuning.debug)
 
 
 def read_files(settings: Settings, options: PublishOptions,

@@ -1,0 +1,101 @@
+"""One run, three tenants, two artifacts: one tenant fails and the run says exactly that; the
+artifacts are read once however many tenants they go to; a re-run is unchanged everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from intune_step.emulator import EmulatorConfig, Tenants
+from intune_step.emulator.config import READ_ROLE, READ_WRITE_ROLE
+from intune_step.errors import EXIT_OK, EXIT_SOME_TARGETS
+from intune_step.publish import flow, prepare
+from intune_step.samples.apk import build_apk
+from intune_step.samples.ipa import build_ipa
+from intune_step.upload.blob import BlockUploader
+
+from .tenant_runs import publish, write_settings
+
+NAMES = ["contoso", "fabrikam", "northwind"]
+ALL_USERS = "#microsoft.graph.allLicensedUsersAssignmentTarget"
+
+
+@pytest.mark.e2e
+def test_two_artifacts_to_three_tenants_one_failing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    ipa = build_ipa(dist / "field.ipa", bundle_id="com.contoso.field", padding_bytes=200_000)
+    apk = build_apk(dist / "field.apk", package="com.contoso.field")
+    reads: Counter[str] = Counter()  # metadata reads, per file
+    hashes: Counter[str] = Counter()  # reads of their own, only to hash
+    uploads: Counter[str] = Counter()  # uploads, each encrypting with its own keys
+    real_read, real_hash, real_upload = (prepare.read_artifact, flow.file_sha256,
+                                         BlockUploader.upload)
+    monkeypatch.setattr(prepare, "read_artifact",
+                        lambda path: (reads.update([Path(path).name]), real_read(path))[1])
+    monkeypatch.setattr(flow, "file_sha256",
+                        lambda path: (hashes.update([path.name]), real_hash(path))[1])
+
+    def counted_upload(self: BlockUploader, content, *args, **kwargs):  # type: ignore[no-untyped-def]
+        uploads.update([content.path.name])
+        return real_upload(self, content, *args, **kwargs)
+
+    monkeypatch.setattr(BlockUploader, "upload", counted_upload)
+    configs = [EmulatorConfig(), EmulatorConfig(), EmulatorConfig(roles=(READ_ROLE,))]
+    with Tenants(configs) as tenants:
+        # fabrikam's own publish input: the groups of each tenant have their own IDs.
+        env = write_settings(tmp_path, tenants, NAMES, extra={"fabrikam": {
+            "assignments": [{"intent": "available", "target": "all-users"}]}})
+        code, host = publish(tmp_path, env)
+
+        assert code == EXIT_SOME_TARGETS
+        targets = host.targets()
+        assert list(targets) == NAMES
+        for name, emu in zip(NAMES[:2], tenants, strict=False):
+            assert targets[name]["status"] == "succeeded" and targets[name]["exit-code"] == 0
+            assert targets[name]["tenant"] == emu.tenant_id
+            assert targets[name]["operation"] == ["created", "created"]
+            assert sorted(a["displayName"] for a in emu.apps()) == ["Demo", "Demo"]
+            assert {emu.committed_sha256(a["id"]) for a in emu.apps()} == {
+                hashlib.sha256(f.read_bytes()).hexdigest() for f in (ipa, apk)}
+        failed = targets["northwind"]
+        assert failed["status"] == "failed" and failed["exit-code"] == 2
+        assert "DeviceManagementApps.ReadWrite.All" in failed["error"]
+        assert tenants[2].apps() == [] and tenants[2].write_requests() == []
+        # Per-target assignments went to fabrikam only.
+        assert all(a["assignments"] == [] for a in tenants[0].apps())
+        assert all(a["assignments"][0]["target"]["@odata.type"] == ALL_USERS
+                   for a in tenants[1].apps())
+        [summary] = host.summaries
+        assert "1 of 3 targets failed" in summary
+        rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in
+                line][1:]
+        assert [row.split(" | ")[0][2:] for row in rows] == NAMES
+        assert "failed: PermissionDeniedError" in rows[2] or "failed:" in rows[2]
+        assert "outputs" not in host.outputs and "app-id" not in host.outputs  # 3 targets
+        # Read once: metadata once per file; no read just to hash (every upload hashed in
+        # its own pass); one upload per file per tenant that took the content.
+        assert reads == {"field.ipa": 1, "field.apk": 1}
+        assert hashes == {}
+        assert uploads == {"field.ipa": 2, "field.apk": 2}
+
+        tenants[2].set_roles((READ_ROLE, READ_WRITE_ROLE))  # northwind grants the permission
+        code, host = publish(tmp_path, env)
+        assert code == EXIT_OK, host.errors
+        operations = {name: t["operation"] for name, t in host.targets().items()}
+        assert operations == {"contoso": ["unchanged"] * 2, "fabrikam": ["unchanged"] * 2,
+                              "northwind": ["created"] * 2}
+
+        reads.clear(), hashes.clear(), uploads.clear()
+        code, host = publish(tmp_path, env)
+        assert code == EXIT_OK
+        assert all(t["operation"] == ["unchanged"] * 2 for t in host.targets().values())
+        assert "Published to every target" in host.summaries[0]
+        # Unchanged everywhere: each file was hashed by one read for all three tenants.
+        assert reads == {"field.ipa": 1, "field.apk": 1}
+        assert hashes == {"field.ipa": 1, "field.apk": 1}
+        assert uploads == {}
