@@ -51,7 +51,7 @@ def write_settings(workspace: Path, tenants: Tenants, names: list[str],
     environment holding their secrets."""
     settings: dict[str, Any] = {}
     env = {}
-    for name, emu in zip(names, tenants, strict=True):
+    for name, emu in zip(names, tenants, strict=False):  # the first len(names) tenants
         variable = f"SECRET_{name.upper()}"
         settings[name] = {"client-id": emu.client_id, "auth-url": emu.auth_url,
                           "graph-url": emu.graph_url, "client-secret-env": variable}
@@ -68,5 +68,6 @@ def write_settings(workspace: Path, tenants: Tenants, names: list[str],
 
 def publish(workspace: Path, env: dict[str, str], **inputs: str) -> tuple[int, CapturingHost]:
     host = CapturingHost()
-    raw: dict[str, str | None] = {"file": "dist/*", **inputs}
+    raw: dict[str, str | None] = {"file": "dist/*"}
+    raw.update(inputs)
     return run_publish(raw, host, workspace, env), host

@@ -99,3 +99,24 @@ def test_two_artifacts_to_three_tenants_one_failing(
         assert reads == {"field.ipa": 1, "field.apk": 1}
         assert hashes == {"field.ipa": 1, "field.apk": 1}
         assert uploads == {}
+
+
+@pytest.mark.e2e
+def test_a_dry_run_plans_every_target_and_writes_nothing(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    build_ipa(dist / "field.ipa", bundle_id="com.contoso.field")
+    with Tenants([EmulatorConfig(), EmulatorConfig()]) as tenants:
+        env = write_settings(tmp_path, tenants, NAMES[:2])
+        code, host = publish(tmp_path, env, file="dist/field.ipa", **{"dry-run": "true"})
+        assert code == EXIT_OK, host.errors
+        targets = host.targets()
+        for name in NAMES[:2]:
+            assert targets[name]["operation"] == "dry-run"
+            assert targets[name]["plan"]["operation"] == "create"
+        assert all(emu.write_requests() == [] and emu.apps() == [] for emu in tenants)
+        # One target left: its flat outputs are there too, as a one-tenant run sets them.
+        env = write_settings(tmp_path, tenants, NAMES[:1])
+        code, host = publish(tmp_path, env, file="dist/field.ipa", **{"dry-run": "true"})
+        assert code == EXIT_OK and host.outputs["operation"] == "dry-run"
+        assert list(host.targets()) == ["contoso"]
