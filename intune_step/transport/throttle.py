@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable
 
 
+REPORT_GROWTH = 1.0  # seconds a closed gate's wait must grow by to be reported again
+
+
 class ThrottleGate:
     """Closed until a moment on the monotonic clock; ``wait`` sleeps until it opens."""
 
@@ -27,15 +30,18 @@ class ThrottleGate:
         self.closures = 0  # how many times a wait was reported (tests, the benchmark)
 
     def close_for(self, seconds: float) -> bool:
-        """Hold every request for ``seconds`` from now; True when this moved the opening later
-        (the caller reports the wait), False when the gate was already closed as long."""
+        """Hold every request for ``seconds`` from now; True when that is news to report: the
+        gate was open, or the wait grows by a second or more. Workers told to wait at nearly
+        the same moment move the opening a little later, silently."""
         with self._lock:
-            until = self._clock() + max(0.0, seconds)
+            now = self._clock()
+            until = now + max(0.0, seconds)
             if until <= self._open_at:
                 return False
+            news = self._open_at <= now or until - self._open_at >= REPORT_GROWTH
             self._open_at = until
-            self.closures += 1
-            return True
+            self.closures += news
+            return news
 
     def remaining(self) -> float:
         with self._lock:

@@ -36,11 +36,15 @@ def test_a_gate_reports_a_wait_once_and_never_shortens_it() -> None:
     assert gate.close_for(4) is False  # already closed as long: nobody reports again
     assert gate.close_for(10) is False
     assert gate.remaining() == 10
+    clock.now += 0.1
+    assert gate.close_for(10) is False  # told a moment later: a little longer, no news
+    assert gate.remaining() == 10
     clock.now += 3
-    assert gate.close_for(12) is True  # moved later: that is news
+    assert gate.close_for(12) is True  # a wait longer by seconds: that is news
     assert gate.wait() == 12
     assert gate.remaining() == 0 and gate.wait() == 0
-    assert gate.closures == 2
+    assert gate.close_for(1) is True  # open again: a new wait
+    assert gate.closures == 3
 
 
 def test_a_wait_follows_a_gate_closed_again_while_sleeping() -> None:
