@@ -181,9 +181,9 @@ class GraphClient:
             rid = response.headers.get("request-id")
             note = f" (request-id {rid})" if rid else ""
             self._reporter.warning(
-                f"{what}: HTTP {response.status_code}{note}; Graph asks {self.gate.name} to "
-                f"wait: every request to it waits {delay:.1f}s "
-                f"(attempt {attempt} of {self._retry.attempts})")
+                f"{what}: HTTP {response.status_code}{note}; retrying in {delay:.1f}s "
+                f"(attempt {attempt} of {self._retry.attempts}); every request to "
+                f"{self.gate.name} waits until then")
         return True
 
     def get(self, path: str, params: Mapping[str, str] | None = None,

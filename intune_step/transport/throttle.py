@@ -14,7 +14,6 @@ import threading
 import time
 from collections.abc import Callable
 
-
 REPORT_GROWTH = 1.0  # seconds a closed gate's wait must grow by to be reported again
 
 

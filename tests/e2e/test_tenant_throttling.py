@@ -50,5 +50,5 @@ def test_no_request_inside_a_tenants_retry_after_window(tmp_path: Path) -> None:
                 assert inside == [], (refusal, inside)
         assert throttled > 0  # the limits were reached: the check above saw windows
         # One wait, reported once per closing of a tenant's gate, not once per worker.
-        waits = [w for w in host.warnings if "every request to it waits" in w]
+        waits = [w for w in host.warnings if "waits until then" in w]
         assert 0 < len(waits) <= throttled

@@ -92,6 +92,6 @@ def test_a_429_to_one_client_holds_the_others_of_that_tenant(
         clock.now -= 9  # as if the 429 had just come: the other worker is mid-flight
         assert two.get("deviceAppManagement/mobileApps") == {"value": []}
     assert sleeps == [9.0, 9.0]  # each waited at the gate, neither on its own
-    assert len(first.warnings) == 1 and "waits 9.0s" in first.warnings[0]
+    assert len(first.warnings) == 1 and "retrying in 9.0s" in first.warnings[0]
     assert second.warnings == []  # the wait is reported once
     assert gate.closures == 1
