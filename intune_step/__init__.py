@@ -17,6 +17,9 @@ from intune_step.version import __version__
 # Loaded on first use, so `import intune_step.emulator` (or the CLI's --help) stays light.
 _EXPORTS = {
     "publish_files": "intune_step.publish.api",
+    "publish_targets": "intune_step.publish.targets",  # one run, several tenants
+    "Target": "intune_step.publish.targets",
+    "TargetOutcome": "intune_step.publish.targets",
     "Outcome": "intune_step.publish.several",
     "PublishResult": "intune_step.publish.result",
     "Settings": "intune_step.config.settings",
@@ -29,8 +32,8 @@ _EXPORTS = {
     "IntuneStepError": "intune_step.errors",
 }
 __all__ = ["IntuneStepError", "LoggingReporter", "Outcome", "PublishOptions", "PublishResult",
-           "Reporter", "Settings", "Tuning", "__version__", "build_options", "build_settings",
-           "publish_files"]
+           "Reporter", "Settings", "Target", "TargetOutcome", "Tuning", "__version__",
+           "build_options", "build_settings", "publish_files", "publish_targets"]
 
 if TYPE_CHECKING:
     from intune_step.config.options import PublishOptions, build_options
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from intune_step.publish.api import publish_files
     from intune_step.publish.result import PublishResult
     from intune_step.publish.several import Outcome
+    from intune_step.publish.targets import Target, TargetOutcome, publish_targets
     from intune_step.report import LoggingReporter, Reporter
 
 

@@ -32,7 +32,7 @@ from intune_step.publish.digests import FileDigests
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import version_label
 from intune_step.publish.several import Outcome, prepare_all
-from intune_step.report import Reporter
+from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
 from intune_step.transport.throttle import ThrottleGates
 from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader
@@ -90,14 +90,19 @@ class _TargetReporter:
 def publish_targets(
     targets: Sequence[Target],
     *,
-    max_tenants: int,
-    reporter: Reporter,
+    max_tenants: int = 4,
+    reporter: Reporter | None = None,
     tuning: Tuning | None = None,
     environ: Mapping[str, str] | None = None,
     workspace: Path | None = None,
     uploader: UploaderFactory = BlockUploader,
 ) -> list[TargetOutcome]:
-    """Publish the artifacts of ``targets[0].options`` to every target; one outcome each."""
+    """Publish the artifacts of ``targets[0].options`` to every target; one outcome each.
+
+    Bad input (an artifact, or targets on different graph-versions) raises before any
+    sign-in; after that a target's failure ends in its TargetOutcome's ``error``.
+    """
+    reporter = reporter or LoggingReporter()
     tuning = tuning or Tuning()
     workspace = workspace or Path.cwd()
     first = targets[0]
