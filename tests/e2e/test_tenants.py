@@ -4,6 +4,10 @@ artifacts are read once however many tenants they go to; a re-run is unchanged e
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,6 +21,8 @@ from intune_step.samples.apk import build_apk
 from intune_step.samples.ipa import build_ipa
 from intune_step.upload.blob import BlockUploader
 
+from ..runner_files import parse_github_output
+from .conftest import CI_MARKERS, REPO
 from .tenant_runs import publish, write_settings
 
 NAMES = ["contoso", "fabrikam", "northwind"]
@@ -120,3 +126,38 @@ def test_a_dry_run_plans_every_target_and_writes_nothing(tmp_path: Path) -> None
         code, host = publish(tmp_path, env, file="dist/field.ipa", **{"dry-run": "true"})
         assert code == EXIT_OK and host.outputs["operation"] == "dry-run"
         assert list(host.targets()) == ["contoso"]
+
+
+@pytest.mark.e2e
+def test_the_github_entry_reports_every_target(tmp_path: Path) -> None:
+    """Through the container's entry: the `targets` output, the summary and exit 4 as a
+    workflow sees them, and no tenant's secret in anything the step wrote or printed."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    build_apk(dist / "field.apk", package="com.contoso.field")
+    configs = [EmulatorConfig(), EmulatorConfig(roles=(READ_ROLE,))]
+    with Tenants(configs) as tenants:
+        settings_env = write_settings(tmp_path, tenants, NAMES[:2])
+        env = {k: v for k, v in os.environ.items() if not k.startswith(CI_MARKERS)}
+        env.pop("SSL_CERT_DIR", None)
+        output, summary = tmp_path / "github_output", tmp_path / "summary.md"
+        env.update(settings_env)
+        env.update({"PYTHONPATH": str(REPO), "GITHUB_ACTIONS": "true", "CI": "true",
+                    "GITHUB_WORKSPACE": str(tmp_path), "GITHUB_OUTPUT": str(output),
+                    "GITHUB_STEP_SUMMARY": str(summary), "INPUT_FILE": "dist/field.apk"})
+        proc = subprocess.run([sys.executable, str(REPO / "entrypoint.py")], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == EXIT_SOME_TARGETS, proc.stdout + proc.stderr
+        outputs = parse_github_output(output)
+        targets = json.loads(outputs["targets"])
+        assert targets["contoso"]["operation"] == "created"
+        assert targets["fabrikam"]["status"] == "failed"
+        assert "app-id" not in outputs
+        assert "1 of 2 targets failed" in summary.read_text()
+        errors = [line for line in proc.stdout.splitlines() if line.startswith("::error")]
+        assert len(errors) == 1 and "[fabrikam]" in errors[0]
+        written = proc.stdout + proc.stderr + output.read_text() + summary.read_text()
+        masked = [line for line in written.splitlines() if line.startswith("::add-mask::")]
+        assert {f"::add-mask::{emu.client_secret}" for emu in tenants} <= set(masked)
+        for emu in tenants:  # registered with the runner, and nowhere else
+            assert written.count(emu.client_secret) == 1
