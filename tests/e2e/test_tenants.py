@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from intune_step.emulator import EmulatorConfig, Tenants
+from intune_step.emulator import Emulator, EmulatorConfig, Tenants
 from intune_step.emulator.config import READ_ROLE, READ_WRITE_ROLE
 from intune_step.errors import EXIT_OK, EXIT_SOME_TARGETS
 from intune_step.publish import flow, prepare
@@ -161,3 +163,36 @@ def test_the_github_entry_reports_every_target(tmp_path: Path) -> None:
         assert {f"::add-mask::{emu.client_secret}" for emu in tenants} <= set(masked)
         for emu in tenants:  # registered with the runner, and nowhere else
             assert written.count(emu.client_secret) == 1
+
+
+@pytest.mark.e2e
+def test_cancelled_while_publishing_to_several_tenants_leaves_no_app(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    build_ipa(dist / "field.ipa", bundle_id="com.contoso.field", padding_bytes=1_500_000)
+    config = EmulatorConfig(blob_latency_s=0.2)
+    with Tenants([config, config]) as tenants:
+        settings_env = write_settings(tmp_path, tenants, NAMES[:2])
+        env = {k: v for k, v in os.environ.items() if not k.startswith(CI_MARKERS)}
+        env.pop("SSL_CERT_DIR", None)
+        env.update(settings_env)
+        env.update({"PYTHONPATH": str(REPO), "INTUNE_BLOCK_SIZE": str(64 * 1024),
+                    "INTUNE_BLOCKS_IN_FLIGHT": "2"})
+        proc = subprocess.Popen([sys.executable, "-m", "intune_step", "publish",
+                                 "dist/field.ipa"], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def blocks(emu: Emulator) -> int:
+            return sum(r.service == "blob" and r.status == 201 for r in emu.request_log)
+
+        deadline = time.monotonic() + 60
+        while not all(blocks(emu) >= 2 for emu in tenants):  # both tenants mid-upload
+            assert time.monotonic() < deadline and proc.poll() is None, "no upload started"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130, out + err
+        assert "Traceback" not in err
+        for emu in tenants:  # every tenant's new app removed before the run ended
+            assert emu.apps() == []
+            assert not any(r.path.endswith("/commit") for r in emu.request_log)
