@@ -9,8 +9,9 @@
         max-tenants: 2                # targets published at once (default 4)
         targets:
           - contoso                   # a setting of this file, as it is
-          - setting: fabrikam         # or with its own publish inputs: groups, filters
-            assignments:              # and rings have different IDs in each tenant
+          - setting: fabrikam         # or with its own publish inputs: group, filter and
+            ring: pilot               # scope tag IDs differ between tenants (names resolve
+            assignments:              # in each tenant as it is published)
               - {intent: required, group: 0f8fad5b-d9cb-469f-a165-70867728950e}
 
 A target is a setting of the same file (tenant, credential) plus, per target, the publish
@@ -23,12 +24,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
 from intune_step.errors import SettingsError
 
-# Publish inputs a target may set for itself: their values name things that exist per tenant.
-TARGET_INPUTS = ("assignments", "replace-assignments", "categories")
+# Publish inputs a target may set for itself: their values name things that exist per tenant
+# (group and filter IDs, scope tag IDs, which ring). A target's setting may also carry its own
+# `rings:` (config/rings.py), found by the setting name each target's inputs get.
+TARGET_INPUTS = ("assignments", "replace-assignments", "categories", "scope-tags", "ring",
+                 "rings")
 DEFAULT_MAX_TENANTS = 4
 MAX_TENANTS_LIMIT = 32
 GROUP_KEYS = ("targets", "max-tenants")
@@ -91,6 +93,8 @@ def _ref(where: str, item: Any) -> TargetRef:
             raise SettingsError(f"{where}, target {item['setting']!r}: unknown key {key}",
                                 fix=f"a target may set {', '.join(TARGET_INPUTS)}")
         if isinstance(value, dict | list):
+            import yaml  # only a file with targets was parsed: yaml is loaded already
+
             inputs[key] = yaml.safe_dump(value, sort_keys=False)
         elif isinstance(value, bool):
             inputs[key] = "true" if value else "false"

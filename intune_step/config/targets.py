@@ -20,7 +20,8 @@ from intune_step.errors import SettingsError
 from intune_step.report import Reporter
 
 CONNECTION_INPUTS = ("client-id", "auth-url", "graph-url", "expected-tenant", "client-secret",
-                     "certificate", "certificate-password", *KIND_OF_INPUT)
+                     "certificate", "certificate-password", "managed-identity-id",
+                     *KIND_OF_INPUT)
 
 
 @dataclass(frozen=True)

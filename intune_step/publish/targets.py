@@ -27,7 +27,7 @@ from intune_step.config.options import PublishOptions
 from intune_step.config.settings import Settings
 from intune_step.config.tuning import Tuning
 from intune_step.errors import EXIT_BUG, IntuneStepError, SettingsError
-from intune_step.publish.api import Tenant, UploaderFactory
+from intune_step.publish.api import Tenant, UploaderFactory, check_settings
 from intune_step.publish.digests import FileDigests
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import version_label
@@ -116,6 +116,8 @@ def publish_targets(
     for meta in metas:
         reporter.info(f"{meta.file_name}: {meta.app_type} {meta.identity} "
                       f"{version_label(meta)}")
+        for target in targets:  # each target's own assignment settings, offline
+            check_settings(target.options, meta.app_type, target.settings.graph_version)
     reporter.info(f"Publishing to {len(targets)} targets, up to {max_tenants} at a time")
     lock = threading.Lock()
     outcomes = [TargetOutcome(t) for t in targets]
