@@ -46,7 +46,8 @@ class CapturingHost(LocalHost):
 
 def write_settings(workspace: Path, tenants: Tenants, names: list[str],
                    extra: Mapping[str, Mapping[str, Any]] | None = None,
-                   max_tenants: int = 3) -> dict[str, str]:
+                   max_tenants: int = 3,
+                   rings: Mapping[str, Any] | None = None) -> dict[str, str]:
     """intune-step.yml with one setting per tenant and ``everywhere`` naming them all; the
     environment holding their secrets."""
     settings: dict[str, Any] = {}
@@ -58,8 +59,10 @@ def write_settings(workspace: Path, tenants: Tenants, names: list[str],
         env[variable] = emu.client_secret
     targets = [{"setting": n, **(extra or {}).get(n, {})} for n in names]
     settings["everywhere"] = {"max-tenants": max_tenants, "targets": targets}
-    (workspace / "intune-step.yml").write_text(
-        yaml.safe_dump({"default": "everywhere", "settings": settings}, sort_keys=False))
+    data: dict[str, Any] = {"default": "everywhere", "settings": settings}
+    if rings is not None:
+        data["rings"] = dict(rings)
+    (workspace / "intune-step.yml").write_text(yaml.safe_dump(data, sort_keys=False))
     env.update({"INTUNE_STEP_ALLOWED_HOSTS": "127.0.0.1", "SSL_CERT_FILE": str(tenants.ca_path),
                 "INTUNE_POLL_INTERVAL": "0.05", "INTUNE_LOCK_SETTLE_S": "0.3",
                 "INTUNE_RETRY_BASE_DELAY": "0.1"})

@@ -196,3 +196,22 @@ def test_cancelled_while_publishing_to_several_tenants_leaves_no_app(tmp_path: P
         for emu in tenants:  # every tenant's new app removed before the run ended
             assert emu.apps() == []
             assert not any(r.path.endswith("/commit") for r in emu.request_log)
+
+
+@pytest.mark.e2e
+def test_a_ring_of_group_names_reaches_each_tenants_own_group(tmp_path: Path) -> None:
+    """Group IDs differ between tenants; a ring names the group, and each target resolves it
+    in its own tenant as it publishes."""
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    build_ipa(dist / "field.ipa", bundle_id="com.contoso.field")
+    with Tenants([EmulatorConfig(), EmulatorConfig()]) as tenants:
+        pilots = [emu.add_group("Pilot devices") for emu in tenants]
+        assert pilots[0] != pilots[1]
+        env = write_settings(tmp_path, tenants, NAMES[:2], rings={
+            "pilot": {"intent": "required", "groups": ["Pilot devices"]}})
+        code, host = publish(tmp_path, env, file="dist/field.ipa", ring="pilot")
+        assert code == EXIT_OK, host.errors
+        for emu, pilot in zip(tenants, pilots, strict=True):
+            [app] = emu.apps()
+            assert [a["target"].get("groupId") for a in app["assignments"]] == [pilot]
