@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-from bench.main import REPO, _child_env, _wait, machine, run_measured
+from bench.cases import REPO, _wait, child_env, run_measured
+from bench.report import machine
 from intune_step.emulator import EmulatorConfig, Tenants
 from intune_step.samples.ipa import build_ipa
 
@@ -70,7 +71,7 @@ class Server:
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bench.tenants", "serve", str(tenants), str(latency)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=REPO,
-            env=_child_env(), text=True)
+            env=child_env(), text=True)
         assert self._proc.stdout is not None and self._proc.stdin is not None
         line = self._proc.stdout.readline()
         if not line:
@@ -125,7 +126,7 @@ def measure(case: str, args: argparse.Namespace, runs: list[str], workdir: Path,
     with tenants_server(args.tenants, args.latency_ms / 1000,
                         workdir / f"{case}.emulator.log") as server:
         path, extra = settings_file(workdir, server.info, args.max_tenants or args.tenants)
-        env = _child_env({**extra, "INTUNE_SETTINGS_FILE": str(path),
+        env = child_env({**extra, "INTUNE_SETTINGS_FILE": str(path),
                           "INTUNE_MAX_PARALLEL": str(args.max_parallel)})
         for phase in ("create", "re-run"):
             server.counts()  # start from zero
