@@ -21,6 +21,9 @@ _EXPORTS = {
     "GateBar": "intune_step.config.gate",
     "parse_gate": "intune_step.config.gate",
     "GateStatus": "intune_step.publish.gate",
+    "publish_targets": "intune_step.publish.targets",  # one run, several tenants
+    "Target": "intune_step.publish.targets",
+    "TargetOutcome": "intune_step.publish.targets",
     "Outcome": "intune_step.publish.several",
     "PublishResult": "intune_step.publish.result",
     "Settings": "intune_step.config.settings",
@@ -33,8 +36,9 @@ _EXPORTS = {
     "IntuneStepError": "intune_step.errors",
 }
 __all__ = ["GateBar", "GateStatus", "IntuneStepError", "LoggingReporter", "Outcome",
-           "PublishOptions", "PublishResult", "Reporter", "Settings", "Tuning", "__version__",
-           "build_options", "build_settings", "install_status", "parse_gate", "publish_files"]
+           "PublishOptions", "PublishResult", "Reporter", "Settings", "Target", "TargetOutcome",
+           "Tuning", "__version__", "build_options", "build_settings", "install_status",
+           "parse_gate", "publish_files", "publish_targets"]
 
 if TYPE_CHECKING:
     from intune_step.config.gate import GateBar, parse_gate
@@ -46,6 +50,7 @@ if TYPE_CHECKING:
     from intune_step.publish.gate import GateStatus
     from intune_step.publish.result import PublishResult
     from intune_step.publish.several import Outcome
+    from intune_step.publish.targets import Target, TargetOutcome, publish_targets
     from intune_step.report import LoggingReporter, Reporter
 
 

@@ -13,6 +13,9 @@ EXIT_BAD_INPUT = 2
 EXIT_SERVICE = 3
 EXIT_GATE_FAILED = 4  # the install gate saw more failed installs than allowed
 EXIT_GATE_TIMEOUT = 5  # the install gate's time limit came first
+# A run to several targets (a named-settings entry with `targets:`) that reached them.
+EXIT_SOME_TARGETS = 6  # some targets succeeded, some failed
+EXIT_NO_TARGET = 7  # every target failed
 
 
 class IntuneStepError(Exception):

@@ -32,6 +32,9 @@ def gate_outputs(status: GateStatus | None) -> dict[str, str]:
             "gate": status.verdict}
 
 
+TARGETS_OUTPUT = "targets"  # a run to several targets: the map of each one's outputs
+
+
 def result_outputs(result: PublishResult) -> dict[str, str]:
     """One publish's outputs under their action.yml names (``plan`` for dry runs only,
     ``rings`` when published to a ring)."""

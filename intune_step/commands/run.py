@@ -27,10 +27,12 @@ from intune_step.commands.outputs import (
     step_outputs,
 )
 from intune_step.commands.summary import failure_markdown, gate_markdown, run_markdown
+from intune_step.commands.targets import publish_to_targets
 from intune_step.config.gate import parse_gate
 from intune_step.config.named_settings import apply_named_setting
 from intune_step.config.options import build_options
 from intune_step.config.settings import Settings, build_settings
+from intune_step.config.targets import expand_targets
 from intune_step.config.text import GUID
 from intune_step.config.tuning import Tuning
 from intune_step.errors import EXIT_OK, GateError, IntuneStepError, SettingsError
@@ -58,6 +60,11 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
     """
 
     def publish(job: _Job) -> int:
+        targets = expand_targets(job.raw, job.workspace, job.env, host, job.tuning.allowed_hosts)
+        if targets is not None:  # an entry naming several targets (commands/targets.py)
+            job.setting_name = targets.group
+            return publish_to_targets(targets, host, job.env, job.workspace, job.tuning,
+                                      uploader=BlockUploader)
         settings = job.settings()
         options = build_options(job.raw, job.workspace)
         outcomes = publish_files(settings, options, reporter=host, tuning=job.tuning,

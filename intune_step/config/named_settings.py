@@ -14,7 +14,7 @@ that URL as an input itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from intune_step.config.clouds import GRAPH_HOSTS, LOGIN_HOSTS
 from intune_step.config.credentials import ENV_NAME, KIND_OF_INPUT
 from intune_step.config.paths import in_workspace, shown
+from intune_step.config.target_group import TargetGroup, is_group, parse_group
 from intune_step.config.text import clean
 from intune_step.errors import SettingsError
 from intune_step.report import Reporter
@@ -55,6 +56,7 @@ class SettingsFile:
     default: str | None
     entries: dict[str, NamedSetting]
     rings: dict[str, Any] | None = None  # top-level rings, checked by config/rings.py
+    groups: dict[str, TargetGroup] = field(default_factory=dict)  # entries naming targets
 
 
 def load_settings_file(path: Path) -> SettingsFile:
@@ -83,13 +85,23 @@ def load_settings_file(path: Path) -> SettingsFile:
                             fix="keep only `default:`, `settings:` and `rings:` at the top "
                                 "level")
     entries = {str(name): _entry(path, str(name), body)
-               for name, body in data["settings"].items()}
+               for name, body in data["settings"].items() if not is_group(body)}
+    groups = {str(name): parse_group(f"settings file {path.name}, entry {str(name)!r}",
+                                     str(name), body)
+              for name, body in data["settings"].items() if is_group(body)}
+    for group in groups.values():
+        for ref in group.targets:
+            if ref.setting not in entries:
+                raise SettingsError(
+                    f"settings file {path.name}, entry {group.name!r}: target {ref.setting!r} "
+                    "is not a setting of the file",
+                    fix=f"use one of: {', '.join(entries) or '(none yet)'}")
     default = data.get("default")
-    if default is not None and str(default) not in entries:
+    if default is not None and str(default) not in entries and str(default) not in groups:
         raise SettingsError(f"settings file {path.name}: default {default!r} is not an entry",
                             fix=f"use one of: {', '.join(entries) or '(none yet)'}")
     return SettingsFile(path, str(default) if default is not None else None, entries,
-                        _rings(data.get("rings"), f"settings file {path.name}"))
+                        _rings(data.get("rings"), f"settings file {path.name}"), groups)
 
 
 def _rings(value: Any, where: str) -> dict[str, Any] | None:
@@ -146,14 +158,10 @@ def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
     Without a settings file (or with no entry selected) ``raw`` is returned unchanged, and
     setting-name is then only a label for logs and the summary.
     """
-    given_file = clean(raw, "settings-file")
-    path = Path(given_file or DEFAULT_FILE)
-    path = in_workspace(path, workspace)
-    if not path.is_file():
-        if given_file:
-            raise SettingsError(f"settings-file {given_file} does not exist",
-                                fix=f"check the path (relative to {workspace})")
+    path = settings_path(raw, workspace)
+    if path is None:
         return dict(raw)
+    given_file = clean(raw, "settings-file")
     settings_file = load_settings_file(path)
     name = clean(raw, "setting-name") or settings_file.default
     label = shown(path, workspace)
@@ -165,11 +173,38 @@ def apply_named_setting(raw: Mapping[str, str | None], workspace: Path,
         reporter.info(f"{label} is not used: no setting-name picks one of its entries ({names})")
         return dict(raw)
     entry = settings_file.entries.get(name)
+    if name in settings_file.groups:
+        raise SettingsError(f"setting-name {name!r} in {label} names several targets, and "
+                            "only publish goes to several tenants at once",
+                            fix="set setting-name to one of its targets: " + ", ".join(
+                                ref.setting for ref in settings_file.groups[name].targets))
     if entry is None:
         raise SettingsError(f"setting-name {name!r} is not in {label}",
                             fix=f"use one of: {', '.join(settings_file.entries) or '(none yet)'}")
     _check_hosts(raw, entry, label, allowed_hosts)
     return _merge(raw, entry, environ, reporter, label)
+
+
+def settings_path(raw: Mapping[str, str | None], workspace: Path) -> Path | None:
+    """The settings file the inputs point at (default: intune-step.yml, if it exists)."""
+    given_file = clean(raw, "settings-file")
+    path = in_workspace(Path(given_file or DEFAULT_FILE), workspace)
+    if not path.is_file():
+        if given_file:
+            raise SettingsError(f"settings-file {given_file} does not exist",
+                                fix=f"check the path (relative to {workspace})")
+        return None
+    return path
+
+
+def selected_group(raw: Mapping[str, str | None], workspace: Path) -> TargetGroup | None:
+    """The entry naming several targets that the inputs select, if they select one."""
+    path = settings_path(raw, workspace)
+    if path is None:
+        return None
+    settings_file = load_settings_file(path)
+    name = clean(raw, "setting-name") or settings_file.default
+    return settings_file.groups.get(name) if name else None
 
 
 def _check_hosts(raw: Mapping[str, str | None], entry: NamedSetting, shown: str,

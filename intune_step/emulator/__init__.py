@@ -12,6 +12,7 @@ from .config import EmulatorConfig
 from .emulator import Emulator
 from .faults import Fault
 from .server import RequestRecord
+from .tenants import Tenants
 from .timing import Delay, Lateness, StateTiming
 
 __all__ = [
@@ -22,4 +23,5 @@ __all__ = [
     "Lateness",
     "RequestRecord",
     "StateTiming",
+    "Tenants",
 ]

@@ -114,6 +114,11 @@ class EmulatorConfig:
     fleet_time_scale: float = 1.0
     report_pending_polls: int = 1
     report_url_lifetime_s: int = 3600
+    # Throttling per tenant and app over a sliding window (docs/protocol.md, "Throttling and
+    # transient errors": Intune documents 1000 requests and 100 writes per 20 s). None: off.
+    throttle_requests: int | None = None
+    throttle_writes: int | None = None
+    throttle_window_s: float = 20.0
 
     # Where ca.pem, certificates and blob blocks live. None: a temporary directory.
     # A str is accepted too and made a Path by __post_init__.

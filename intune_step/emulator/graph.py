@@ -34,6 +34,7 @@ from .relationships import RelationshipsApi
 from .reports import ALL_ROLES, ReportsApi
 from .server import Request, Response
 from .state import App, State
+from .throttle import Throttle
 from .tokens import decode_unverified
 from .wire import graph_error, iso, json_response, utcnow
 
@@ -72,6 +73,7 @@ class GraphService:
         self.relationships = RelationshipsApi(config, state)
         self.directory = directory.DirectoryApi(config, state.directory)
         self.reports = reports  # deviceManagement/reports and the fleet's groups
+        self.throttle = Throttle(config)
 
     # --- entry points --------------------------------------------------------------------
 
@@ -104,6 +106,7 @@ class GraphService:
         try:
             head_segment = segments[1].lower() if len(segments) > 1 else ""
             roles = self._authorise(ctx, apps=head_segment == "deviceappmanagement")
+            self._throttle(ctx)
             if version not in VERSIONS:
                 raise bad_request(f"Invalid version: {version}", nested=False)
             # Group members and reports (the install gate) check their own permissions; the
@@ -188,6 +191,16 @@ class GraphService:
                 f"one of the following scopes: {', '.join(needed)}",
             )
         return grant.roles
+
+    def _throttle(self, ctx: Ctx) -> None:
+        header = ctx.request.headers.get("Authorization", "")
+        with self.state.lock:
+            grant = self.state.tokens[header[7:].strip()]  # _authorise found it
+        write = ctx.request.method not in ("GET", "HEAD")
+        wait = self.throttle.check(grant.tid, grant.appid, write)
+        if wait is not None:
+            raise HttpError(429, "TooManyRequests", "Too many requests. Please retry after a "
+                            "while.", nested=False, headers={"Retry-After": str(wait)})
 
     # --- mobileApps ----------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -39,6 +40,8 @@ class RequestRecord:
     status: int
     request_id: str
     query: str = ""
+    at: float = 0.0  # time.monotonic() when the request arrived (its headers were read)
+    retry_after: str | None = None  # the answer's Retry-After, if any
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Request:
         self.query: str = parts.query
         self.headers: Message = handler.headers
         self.request_id = request_id
+        self.arrived = time.monotonic()
         self.conn = handler.conn_state
         self._rfile = handler.rfile
         raw = self.headers.get("Content-Length")
@@ -184,7 +188,8 @@ class _Handler(BaseHTTPRequestHandler):
         if response.close:
             self.send_header("Connection", "close")
             self.close_connection = True
-        self._record(request, response.status)  # before the client can see the answer
+        # Before the client can see the answer.
+        self._record(request, response.status, response.headers.get("Retry-After"))
         self.end_headers()
         if request.method == "HEAD":
             return
@@ -198,7 +203,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
 
-    def _record(self, request: Request, status: int) -> None:
+    def _record(self, request: Request, status: int, retry_after: str | None = None) -> None:
         self.server.record(
             RequestRecord(
                 service=self.server.service.name,
@@ -207,6 +212,8 @@ class _Handler(BaseHTTPRequestHandler):
                 status=status,
                 request_id=request.request_id,
                 query=request.query,
+                at=request.arrived,
+                retry_after=retry_after,
             )
         )
 

@@ -21,7 +21,11 @@ from intune_step.transport.attempts import (
 from intune_step.transport.deadline import Deadline
 from intune_step.transport.diagnose import diagnose
 from intune_step.transport.http import safe_url
-from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy
+from intune_step.transport.retry import RETRY_STATUSES, RetryPolicy, retry_after
+from intune_step.transport.throttle import ThrottleGate
+
+# The answers whose Retry-After speaks for the tenant and app, not for the one call.
+SHARED_WAIT_STATUSES = frozenset({429, 503})
 
 REQUIRED_PERMISSION = "DeviceManagementApps.ReadWrite.All"
 
@@ -93,7 +97,12 @@ GRAPH_RETRY = RetryPolicy()  # 7 attempts, 1 s doubling to 60 s
 
 
 class GraphClient:
-    """JSON requests to ``{graph_url}/{version}/...`` with a fresh token on each."""
+    """JSON requests to ``{graph_url}/{version}/...`` with a fresh token on each.
+
+    Every request first passes ``gate``, the run's throttle gate for this tenant and app
+    (transport/throttle.py); a 429 or 503 with Retry-After closes it for every worker. Without
+    one the client keeps its own, shared by its parallel calls.
+    """
 
     def __init__(
         self,
@@ -103,12 +112,14 @@ class GraphClient:
         tokens: TokenProvider,
         reporter: Reporter,
         retry: RetryPolicy | None = None,
+        gate: ThrottleGate | None = None,
     ) -> None:
         self._http = http
         self.base = f"{graph_url.rstrip('/')}/{version}"
         self._tokens = tokens
         self._reporter = reporter
         self._retry = retry or GRAPH_RETRY
+        self.gate = gate or ThrottleGate("this tenant and app", sleep=self._retry.sleep)
 
     def url(self, path: str) -> str:
         """A path under the Graph base, or an absolute URL from a response (an
@@ -143,18 +154,37 @@ class GraphClient:
         headers = {} if content is None else {"Content-Type": "application/json; charset=utf-8"}
         bearer = _Bearer(self._tokens, self._reporter, what)
         deadline = Deadline(self._retry.deadline)
+
+        def send() -> httpx.Response:
+            self.gate.wait()  # closed while Graph throttles this tenant and app
+            return deadline.send(self._http, method, url, content=content, params=params,
+                                 headers={**bearer.header(), **headers})
+
         outcome = send_with_retries(
-            lambda: deadline.send(self._http, method, url, content=content, params=params,
-                                  headers={**bearer.header(), **headers}),
+            send,
             self._retry, what, warn=self._reporter.warning, detail=request_id_note("request-id"),
             # A read may meet a passing 500; reading again changes nothing on the service.
             statuses=RETRY_STATUSES | {500} if method == "GET" else RETRY_STATUSES,
             recover=bearer.sign_in_again, repeat_sent=retry_on_connection_reset,
             unreachable=partial(_unreachable, what, retry_on_connection_reset, deadline),
-            deadline=deadline)
+            deadline=deadline, hold=partial(self._hold, what))
         if outcome.response.is_error:
             raise _failure(outcome, what)
         return _json_result(outcome.response)
+
+    def _hold(self, what: str, response: httpx.Response, delay: float, attempt: int) -> bool:
+        """A 429/503 with Retry-After closes the shared gate; only the call that moved its
+        opening later reports the wait."""
+        if response.status_code not in SHARED_WAIT_STATUSES or retry_after(response) is None:
+            return False
+        if self.gate.close_for(delay):
+            rid = response.headers.get("request-id")
+            note = f" (request-id {rid})" if rid else ""
+            self._reporter.warning(
+                f"{what}: HTTP {response.status_code}{note}; retrying in {delay:.1f}s "
+                f"(attempt {attempt} of {self._retry.attempts}); every request to "
+                f"{self.gate.name} waits until then")
+        return True
 
     def get(self, path: str, params: Mapping[str, str] | None = None,
             what: str | None = None) -> dict[str, Any]:

@@ -15,7 +15,7 @@ host at all::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -33,6 +33,7 @@ from intune_step.graph.directory import Directory
 from intune_step.graph.lookup import AppFinder
 from intune_step.graph.reports import Reports
 from intune_step.publish import lifecycle
+from intune_step.publish.digests import FileDigests
 from intune_step.publish.flow import Publisher, file_sha256
 from intune_step.publish.gate import Gate, GateStatus, app_version_label
 from intune_step.publish.lifecycle import Win32Lifecycle
@@ -43,6 +44,7 @@ from intune_step.publish.rollback import Rollback, RollbackResult, refuse_type
 from intune_step.publish.several import Outcome, prepare_all, publish_all
 from intune_step.report import LoggingReporter, Reporter
 from intune_step.transport.http import make_client
+from intune_step.transport.throttle import ThrottleGates
 from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader, Uploader
 
 UploaderFactory = Callable[..., Uploader]
@@ -78,22 +80,51 @@ def publish_files(
     in_flight = tuning.blocks_in_flight or DEFAULT_IN_FLIGHT
     with make_client(max_connections=in_flight + 8, ca_file=tuning.ca_file,
                      ca_dir=tuning.ca_dir) as http:
-        # Sign in, and check tenant and permission, before anything touches Intune.
-        tokens, facts = sign_in(settings, http, reporter, environ or {}, workspace, tuning)
-        if gate is not None and gate.wait and gate.group_id and facts.readable:
-            require((GROUPS,), facts.roles, settings.client_id)  # before anything is written
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
-                            GRAPH_RETRY.tuned(tuning))
-        options = resolve_names(Directory(graph), options, metas)  # before any write
         blocks = uploader(http, reporter, in_flight=in_flight, block_size=tuning.block_size,
                           retry=BLOB_RETRY.tuned(tuning))
+        tenant = Tenant(http, blocks, ThrottleGates(), FileDigests(), tuning,
+                        environ or {}, workspace, gate)
+        return tenant.publish(settings, options, metas, reporter)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """What the publishes to one tenant use, and what a run to several tenants shares: the
+    connections, the block uploader (its buffer pool bounds memory for every upload), the
+    throttle gates (one per tenant and app) and the artifacts' hashes."""
+
+    http: httpx.Client
+    blocks: Uploader
+    gates: ThrottleGates
+    digests: FileDigests
+    tuning: Tuning
+    environ: Mapping[str, str]
+    workspace: Path
+    gate: GateBar | None = None  # the install gate, run on each build once published
+
+    def publish(self, settings: Settings, options: PublishOptions,
+                metas: list[AppMetadata], reporter: Reporter) -> list[Outcome]:
+        """Sign in to this tenant (a failure raises), then publish every artifact; an
+        artifact that fails ends in its Outcome and the others go on."""
+        tuning = self.tuning
+        # Sign in, and check tenant and permission, before anything touches Intune.
+        tokens, facts = sign_in(settings, self.http, reporter, self.environ, self.workspace,
+                                tuning)
+        gate = self.gate if self.gate is not None and self.gate.wait else None
+        if gate is not None and gate.group_id and facts.readable:
+            require((GROUPS,), facts.roles, settings.client_id)  # before anything is written
+        graph = GraphClient(self.http, settings.graph_url, settings.graph_version, tokens,
+                            reporter, GRAPH_RETRY.tuned(tuning),
+                            gate=self.gates.gate(settings.tenant, settings.client_id))
+        options = resolve_names(Directory(graph), options, metas)  # before any write
         if options.several:
             reporter.info(f"Publishing {len(metas)} artifacts, up to {options.max_parallel} "
                           "at a time")
 
         def publish_one(meta: AppMetadata, file_options: PublishOptions,
                         own: Reporter) -> PublishResult:
-            publisher = Publisher(settings, graph, blocks.reporting_to(own), own, tuning=tuning)
+            publisher = Publisher(settings, graph, self.blocks.reporting_to(own), own,
+                                  tuning=tuning, digests=self.digests)
             if lifecycle.applies(meta, file_options):
                 result = Win32Lifecycle(publisher, graph, own).publish(meta, file_options)
             else:
@@ -104,10 +135,10 @@ def publish_files(
                 result = replace(result, rings=",".join(reached))
             return result
 
-        outcomes = publish_all(metas, options, reporter, publish_one, workspace,
-                               on_cancel=blocks.cancel, raise_bugs=tuning.debug)
-        if gate is not None and gate.wait and not options.dry_run:
-            installs = _gate(graph, http, reporter, tuning)
+        outcomes = publish_all(metas, options, reporter, publish_one, self.workspace,
+                               on_cancel=self.blocks.cancel, raise_bugs=tuning.debug)
+        if gate is not None and not options.dry_run:
+            installs = _gate(graph, self.http, reporter, tuning)
             for outcome in outcomes:
                 if outcome.result is not None and outcome.error is None:
                     _run_gate(installs, outcome, gate)

@@ -46,6 +46,7 @@ from intune_step.graph.tags import ContentTag, LockTag, compose, content_tag, lo
 from intune_step.graph.versions import VERSION_FIELDS
 from intune_step.graph.waits import WaitPolicy
 from intune_step.publish.content import ContentVersions, Gate, Published
+from intune_step.publish.digests import FileDigests
 from intune_step.publish.plan import FieldChange, Plan, changes, same_value
 from intune_step.publish.preflight import check_file, check_version
 from intune_step.publish.race import CreationCheck, LostCreationRace
@@ -67,13 +68,17 @@ class _Run:
     icon: Icon | None  # from the `icon` input
     categories: dict[str, tuple[str, str]]
     known_sha256: str | None = None  # set by the upload's own pass, or read when needed
+    digests: FileDigests | None = None  # the run's, shared by its targets (digests.py)
 
     @property
     def sha256(self) -> str:
         """The file's SHA-256. A new app learns it from the upload's single pass; only
-        comparing with an existing app's tag needs it before uploading (a read of its own)."""
+        comparing with an existing app's tag needs it before uploading (a read of its own,
+        once per run when the run shares its digests)."""
         if self.known_sha256 is None:
-            self.known_sha256 = file_sha256(self.meta.content.path)
+            path = self.meta.content.path
+            self.known_sha256 = (self.digests.get(path, lambda p: file_sha256(p))
+                                 if self.digests is not None else file_sha256(path))
         return self.known_sha256
 
     @property
@@ -85,8 +90,9 @@ class Publisher:
     def __init__(self, settings: Settings, graph: GraphClient, uploader: Uploader,
                  reporter: Reporter, *, tuning: Tuning | None = None,
                  waits: WaitPolicy | None = None, lock_policy: LockPolicy | None = None,
-                 run_id: str | None = None) -> None:
+                 run_id: str | None = None, digests: FileDigests | None = None) -> None:
         self.settings = settings
+        self.digests = digests
         self.graph = graph
         self.uploader = uploader
         self.reporter = reporter
@@ -102,7 +108,7 @@ class Publisher:
     def publish(self, meta: AppMetadata, options: PublishOptions) -> PublishResult:
         check_file(meta)
         icon = from_file(options.icon) if options.icon else None  # bad input: before any call
-        run = _Run(meta, options, icon, {})
+        run = _Run(meta, options, icon, {}, digests=self.digests)
         if self.lock_policy is None:
             self.lock_policy = LockPolicy.tuned(options.lock_timeout, self.tuning)
         run.categories = cat_mod.resolve(self.graph, options.categories)
@@ -339,6 +345,8 @@ class Publisher:
         published = self.content.publish(app_id, run.meta, body, lock, new_app=new_app,
                                          expected_sha256=run.known_sha256, gate=gate)
         run.known_sha256 = published.file_sha256
+        if self.digests is not None:
+            self.digests.offer(run.meta.content.path, published.file_sha256)
         return published
 
     # -- once published -------------------------------------------------------------------

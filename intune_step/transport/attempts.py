@@ -62,6 +62,7 @@ def send_with_retries(
     stop: Callable[[], bool] | None = None,
     unreachable: Callable[[Exception, int], Exception] | None = None,
     deadline: Deadline | None = None,
+    hold: Callable[[httpx.Response, float, int], bool] | None = None,
 ) -> LastAnswer:
     """Call ``send`` until its answer is not one of ``statuses`` or the policy's tries run out.
 
@@ -75,6 +76,9 @@ def send_with_retries(
     - ``stop`` returning True ends the retrying (the job is cancelled, a sibling failed); so
       does a spent ``deadline`` (the network time the call may use, see deadline.py), and a
       connection failure that another try cannot cure (an untrusted certificate).
+    - ``hold(response, delay, attempt)`` sees each answer to be retried; True means a shared
+      throttle gate took the wait (throttle.py): it reported it, once for all workers, and the
+      next ``send`` waits at the gate, so this loop neither warns nor sleeps.
     - When an error is not tried again, ``unreachable(error, attempts)`` words the exception
       raised (chained to the error); without it the error itself goes up.
 
@@ -108,6 +112,9 @@ def send_with_retries(
             if give_up():
                 return LastAnswer(response, attempt, waited, exhausted=True)
             delay = policy.delay_for(attempt, response)
+            if hold is not None and hold(response, delay, attempt):
+                waited += delay
+                continue
             failure = f"HTTP {response.status_code}{detail(response) if detail else ''}"
         if warn is not None:
             warn(f"{what}: {failure}; retrying in {delay:.1f}s "

@@ -155,8 +155,10 @@ def test_throttled_graph_calls_are_waited_out_by_every_publish(emulator: Emulato
                               headers={"Retry-After": "1"}))
     run = run_entrypoint(emulator, tmp_path, f"build/*.ipa,dist/{APK}", env=FAST)
     assert run.returncode == 0, run.printed
-    assert run.printed.count("HTTP 429") == 3
-    assert "retrying in 1.0s" in run.printed  # Graph's Retry-After, not our own backoff
+    # Graph's Retry-After, not our own backoff; the publishes under way at once share one
+    # wait for the tenant, reported once (transport/throttle.py).
+    assert 1 <= run.printed.count("HTTP 429") <= 3
+    assert "retrying in 1.0s" in run.printed and "waits until then" in run.printed
     assert len(emulator.apps()) == 3
 
 

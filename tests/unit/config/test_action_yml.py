@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from intune_step.artifacts.base import AppMetadata, PlainContent
 from intune_step.commands.cli import env_name, main
-from intune_step.commands.outputs import step_outputs
+from intune_step.commands.outputs import TARGETS_OUTPUT, step_outputs
 from intune_step.config.action import action_definition, action_yml_path, input_names
 from intune_step.config.credentials import KIND_OF_INPUT
 from intune_step.config.gate import parse_gate
@@ -24,7 +24,7 @@ INPUTS = ["file", "client-id", "client-secret", "auth-url", "setting-name", "gra
           "app-id", "display-name", "description", "publisher", "dry-run"]
 OUTPUTS = ["app-id", "content-version-id", "app-type", "operation", "version", "app-url",
            "file-sha256", "plan", "rings", "installed", "failed", "pending", "not-applicable",
-           "gate", "results"]
+           "gate", "results", "targets"]
 
 
 def test_the_interface_of_the_issue_is_declared() -> None:
@@ -99,7 +99,8 @@ def test_outputs_written_are_the_declared_outputs() -> None:
     fields["plan"] = "{}"
     meta = AppMetadata("androidLobApp", "a.apk", "com.a", "1", PlainContent(Path("a.apk"), 1))
     outcome = Outcome("a.apk", meta, PublishResult(**fields), gate=GateStatus("1.0"))
-    declared = list(action_definition()["outputs"])
+    *declared, targets = list(action_definition()["outputs"])
+    assert targets == TARGETS_OUTPUT  # a run to several targets (test_target_outputs.py)
     assert [*step_outputs([outcome], several=False), "results"] == declared  # one path
     assert list(step_outputs([outcome], several=True)) == declared  # a pattern, one match
     assert list(step_outputs([outcome, outcome], several=True)) == declared  # several
