@@ -63,6 +63,11 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
         targets = expand_targets(job.raw, job.workspace, job.env, host, job.tuning.allowed_hosts)
         if targets is not None:  # an entry naming several targets (commands/targets.py)
             job.setting_name = targets.group
+            if parse_gate(job.raw).wait:
+                raise SettingsError(
+                    f"wait-for-installs runs for one tenant; {targets.group} names several",
+                    fix="publish to the targets, then run `intune-step status` for each "
+                        "tenant's app-id (the targets output has them)")
             return publish_to_targets(targets, host, job.env, job.workspace, job.tuning,
                                       uploader=BlockUploader)
         settings = job.settings()

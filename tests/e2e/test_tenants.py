@@ -128,6 +128,16 @@ def test_a_dry_run_plans_every_target_and_writes_nothing(tmp_path: Path) -> None
         code, host = publish(tmp_path, env, file="dist/field.ipa", **{"dry-run": "true"})
         assert code == EXIT_OK and host.outputs["operation"] == "dry-run"
         assert list(host.targets()) == ["contoso"]
+        # The install gate runs for one tenant: asked of several, the run stops before any
+        # sign-in and says how to gate each one.
+        env = write_settings(tmp_path, tenants, NAMES[:2])
+        seen = [len(emu.request_log) for emu in tenants]
+        code, host = publish(tmp_path, env, file="dist/field.ipa",
+                             **{"wait-for-installs": "true"})
+        assert code == 2 and len(host.errors) == 1, host.errors
+        assert "wait-for-installs runs for one tenant" in host.errors[0]
+        assert "intune-step status" in host.errors[0]
+        assert [len(emu.request_log) for emu in tenants] == seen
 
 
 @pytest.mark.e2e
