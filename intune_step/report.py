@@ -7,6 +7,7 @@ events as that host expects (GitHub workflow commands, a progress bar on a termi
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Protocol
 
 
@@ -70,3 +71,27 @@ class LoggingReporter:
 
     def progress(self, label: str, done: int, total: int) -> None:
         self._log.debug("%s: %d of %d bytes", label, done, total)
+
+
+class PrefixedReporter:
+    """One of several parallel jobs' reporter: its lines carry ``[prefix]``, and go to the
+    host one at a time (``lock`` is shared by the jobs)."""
+
+    def __init__(self, host: Reporter, lock: threading.Lock, prefix: str) -> None:
+        self._host, self._lock, self._prefix = host, lock, prefix
+
+    def info(self, message: str) -> None:
+        with self._lock:
+            self._host.info(f"[{self._prefix}] {message}")
+
+    def warning(self, message: str) -> None:
+        with self._lock:
+            self._host.warning(f"[{self._prefix}] {message}")
+
+    def mask(self, secret: str) -> None:
+        with self._lock:
+            self._host.mask(secret)
+
+    def progress(self, label: str, done: int, total: int) -> None:
+        with self._lock:
+            self._host.progress(f"{self._prefix}: {label}", done, total)

@@ -130,12 +130,9 @@ def publish(files: tuple[Path, ...], host_name: str | None, **options: Any) -> N
 def rollback(file: Path, host_name: str | None, **options: Any) -> None:
     """Move the assignments of FILE's version (a Win32 app published with versioning: new-app)
     back to the version before it. iOS and Android apps cannot go back: it says so."""
-    raw = {"file": str(file), **raw_inputs(options)}
-    from intune_step.commands.run import mask_secret_inputs, run_rollback
+    from intune_step.commands.run import run_rollback
 
-    host = host_for(host_name)
-    mask_secret_inputs(raw, host)
-    sys.exit(run_rollback(raw, host))
+    _on_build(run_rollback, file, host_name, options)
 
 
 @main.command()
@@ -146,12 +143,20 @@ def promote(file: Path, host_name: str | None, **options: Any) -> None:
     """Give FILE's build (or --app-id) the assignments of ring --promote-to, keeping every
     other assignment; --promote-from moves it off that ring. A second run writes nothing;
     --dry-run prints the plan."""
-    raw = {"file": str(file), **raw_inputs(options)}
-    from intune_step.commands.run import mask_secret_inputs, run_promote
+    from intune_step.commands.run import run_promote
 
+    _on_build(run_promote, file, host_name, options)
+
+
+def _on_build(run: Callable[[dict[str, str | None], CIHost], int], file: Path,
+              host_name: str | None, options: dict[str, Any]) -> None:
+    """Run a command on a build already in Intune (rollback, promote) in the CI it runs in."""
+    from intune_step.commands.run import mask_secret_inputs
+
+    raw = {"file": str(file), **raw_inputs(options)}
     host = host_for(host_name)
     mask_secret_inputs(raw, host)
-    sys.exit(run_promote(raw, host))
+    sys.exit(run(raw, host))
 
 
 # The inputs that decide where and as whom to sign in: all that `check` needs.

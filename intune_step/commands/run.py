@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 from intune_step.auth.guards import require_write_role
 from intune_step.auth.permissions import feature_lines
@@ -42,6 +43,7 @@ from intune_step.publish.several import Outcome
 from intune_step.transport.http import make_client
 from intune_step.upload.blob import BlockUploader
 
+ResultT = TypeVar("ResultT")
 SECRET_INPUTS = ("client-secret", "certificate", "certificate-password")
 
 
@@ -85,31 +87,32 @@ def run_publish(raw: Mapping[str, str | None], host: CIHost, workspace: Path | N
 def run_rollback(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
                  environ: Mapping[str, str] | None = None) -> int:
     """Move a bad Win32 version's assignments back to the version before it."""
-
-    def roll_back(job: _Job) -> int:
-        settings = job.settings()
-        options = build_options(job.raw, job.workspace)
-        result = rollback(settings, options, reporter=host, tuning=job.tuning,
-                          environ=job.env, workspace=job.workspace)
-        host.set_outputs(rollback_outputs(result))
-        return EXIT_OK
-
-    return _Job(raw, host, workspace, environ).run(roll_back)
+    return _run_on_build(raw, host, workspace, environ, rollback, rollback_outputs)
 
 
 def run_promote(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None = None,
                 environ: Mapping[str, str] | None = None) -> int:
     """Give a build the next ring's assignments (publish/promote.py); no publish."""
+    return _run_on_build(raw, host, workspace, environ, promote, promote_outputs)
 
-    def promote_build(job: _Job) -> int:
+
+def _run_on_build(raw: Mapping[str, str | None], host: CIHost, workspace: Path | None,
+                  environ: Mapping[str, str] | None, command: Callable[..., ResultT],
+                  outputs: Callable[[ResultT], dict[str, str]]) -> int:
+    """A command on a build already in Intune (rollback, promote): the inputs read as a
+    publish reads them, the command's outputs, exit 0 (or the failure's code)."""
+
+    def body(job: _Job) -> int:
         settings = job.settings()
         options = build_options(job.raw, job.workspace)
-        result = promote(settings, options, reporter=host, tuning=job.tuning,
+        result = command(settings, options, reporter=host, tuning=job.tuning,
                          environ=job.env, workspace=job.workspace)
-        host.set_outputs(promote_outputs(result))
+        host.set_outputs(outputs(result))
         return EXIT_OK
 
-    return _Job(raw, host, workspace, environ).run(promote_build)
+    return _Job(raw, host, workspace, environ).run(body)
+
+
 def run_status(raw: Mapping[str, str | None], host: CIHost, version: str | None,
                workspace: Path | None = None, environ: Mapping[str, str] | None = None) -> int:
     """The install gate on its own (`intune-step status`) for the app in ``app-id``."""

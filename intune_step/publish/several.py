@@ -22,7 +22,7 @@ from intune_step.config.paths import shown
 from intune_step.errors import EXIT_BUG, BadInputError, IntuneStepError
 from intune_step.publish.gate import GateStatus
 from intune_step.publish.result import PublishResult
-from intune_step.report import Reporter
+from intune_step.report import PrefixedReporter, Reporter
 
 SINGLE_ONLY = (("app-id", "app_id"), ("bundle-id", "bundle_id"),
                ("bundle-version", "bundle_version"))
@@ -63,27 +63,16 @@ def check_several(metas: Sequence[AppMetadata], options: PublishOptions) -> None
         seen[key] = meta.file_name
 
 
-class _Prefixed:
+class _Prefixed(PrefixedReporter):
     """A file's own reporter: its lines carry the file name; its progress joins the total."""
 
     def __init__(self, host: Reporter, lock: threading.Lock, prefix: str,
                  progress: _TotalProgress) -> None:
-        self._host, self._lock, self._prefix, self._progress = host, lock, prefix, progress
-
-    def info(self, message: str) -> None:
-        with self._lock:
-            self._host.info(f"[{self._prefix}] {message}")
-
-    def warning(self, message: str) -> None:
-        with self._lock:
-            self._host.warning(f"[{self._prefix}] {message}")
-
-    def mask(self, secret: str) -> None:
-        with self._lock:
-            self._host.mask(secret)
+        super().__init__(host, lock, prefix)
+        self._file, self._progress = prefix, progress
 
     def progress(self, label: str, done: int, total: int) -> None:
-        self._progress.update(self._prefix, done)
+        self._progress.update(self._file, done)
 
 
 class _TotalProgress:

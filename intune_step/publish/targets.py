@@ -32,7 +32,7 @@ from intune_step.publish.digests import FileDigests
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import version_label
 from intune_step.publish.several import Outcome, prepare_all
-from intune_step.report import LoggingReporter, Reporter
+from intune_step.report import LoggingReporter, PrefixedReporter, Reporter
 from intune_step.transport.http import make_client
 from intune_step.transport.throttle import ThrottleGates
 from intune_step.upload.blob import BLOB_RETRY, DEFAULT_IN_FLIGHT, BlockUploader
@@ -62,29 +62,6 @@ class TargetOutcome:
         if self.error is not None:
             return self.error.exit_code if isinstance(self.error, IntuneStepError) else EXIT_BUG
         return next((o.exit_code for o in self.outcomes if o.exit_code), 0)
-
-
-class _TargetReporter:
-    """A target's own reporter: its lines carry the target's name."""
-
-    def __init__(self, host: Reporter, lock: threading.Lock, name: str) -> None:
-        self._host, self._lock, self._name = host, lock, name
-
-    def info(self, message: str) -> None:
-        with self._lock:
-            self._host.info(f"[{self._name}] {message}")
-
-    def warning(self, message: str) -> None:
-        with self._lock:
-            self._host.warning(f"[{self._name}] {message}")
-
-    def mask(self, secret: str) -> None:
-        with self._lock:
-            self._host.mask(secret)
-
-    def progress(self, label: str, done: int, total: int) -> None:
-        with self._lock:
-            self._host.progress(f"{self._name}: {label}", done, total)
 
 
 def publish_targets(
@@ -131,7 +108,7 @@ def publish_targets(
 
         def run(outcome: TargetOutcome) -> None:
             target = outcome.target
-            own = _TargetReporter(reporter, lock, target.name)
+            own = PrefixedReporter(reporter, lock, target.name)
             own.info(target.settings.describe())
             try:
                 outcome.outcomes = shared.publish(target.settings, target.options, metas, own)
