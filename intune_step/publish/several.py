@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
@@ -26,6 +27,7 @@ from intune_step.report import PrefixedReporter, Reporter
 
 SINGLE_ONLY = (("app-id", "app_id"), ("bundle-id", "bundle_id"),
                ("bundle-version", "bundle_version"))
+T = TypeVar("T")
 PublishOne = Callable[[AppMetadata, PublishOptions, Reporter], PublishResult]
 
 
@@ -124,22 +126,30 @@ def publish_all(
         finally:
             progress.finish(outcome.file)
 
-    with ThreadPoolExecutor(max_workers=options.max_parallel,
-                            thread_name_prefix="artifact") as pool:
-        pending: set[Future[None]] = {pool.submit(run, o) for o in outcomes}
+    run_bounded(outcomes, run, options.max_parallel, "artifact", on_cancel)
+    return outcomes
+
+
+def run_bounded(items: Sequence[T], run: Callable[[T], None], bound: int, name: str,
+                on_cancel: Callable[[], None] | None = None) -> None:
+    """``run`` on every item, at most ``bound`` at a time, on threads named ``name``.
+
+    The calling thread only waits, with a timeout, so it stays free to take a SIGTERM. When
+    anything goes up (a cancel, a bug), items not started stay unstarted and ``on_cancel``
+    stops the work under way (uploads stop at their next block and clean up)."""
+    with ThreadPoolExecutor(max_workers=bound, thread_name_prefix=name) as pool:
+        pending: set[Future[None]] = {pool.submit(run, item) for item in items}
         try:
             while pending:
-                # A timeout, so the main thread stays free to take a SIGTERM.
                 finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
                 for future in finished:
                     future.result()
         except BaseException:
             for future in pending:
-                future.cancel()  # files not started yet stay unstarted
+                future.cancel()
             if on_cancel is not None:
-                on_cancel()  # uploads under way stop at their next block and clean up
+                on_cancel()
             raise
-    return outcomes
 
 
 def _attempt(outcome: Outcome, publish: Callable[[], PublishResult], raise_bugs: bool) -> None:

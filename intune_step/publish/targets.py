@@ -18,8 +18,7 @@ builder encrypted it, with its own keys); that read is the upload's own pass, no
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from intune_step.publish.api import Tenant, UploaderFactory, check_settings
 from intune_step.publish.digests import FileDigests
 from intune_step.publish.prepare import prepare
 from intune_step.publish.result import version_label
-from intune_step.publish.several import Outcome, prepare_all
+from intune_step.publish.several import Outcome, prepare_all, run_bounded
 from intune_step.report import LoggingReporter, PrefixedReporter, Reporter
 from intune_step.transport.http import make_client
 from intune_step.transport.throttle import ThrottleGates
@@ -117,22 +116,6 @@ def publish_targets(
                     raise
                 outcome.error = exc
 
-        _run_bounded(outcomes, run, max_tenants, blocks.cancel)
+        run_bounded(outcomes, run, max_tenants, "tenant", blocks.cancel)
     return outcomes
 
-
-def _run_bounded(outcomes: list[TargetOutcome], run: Callable[[TargetOutcome], None],
-                 bound: int, on_cancel: Callable[[], None]) -> None:
-    with ThreadPoolExecutor(max_workers=bound, thread_name_prefix="tenant") as pool:
-        pending: set[Future[None]] = {pool.submit(run, o) for o in outcomes}
-        try:
-            while pending:
-                # A timeout, so the main thread stays free to take a SIGTERM.
-                finished, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    future.result()
-        except BaseException:
-            for future in pending:
-                future.cancel()  # targets not started yet stay unstarted
-            on_cancel()  # uploads under way stop at their next block and clean up
-            raise
