@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Callable
@@ -48,6 +49,14 @@ class Fault:
     def __post_init__(self) -> None:
         self.method = self.method.upper()
         self._pattern = re.compile(self.path_regex)
+
+    def payload(self) -> bytes | None:
+        """The canned body as sent: a dict as JSON, text as UTF-8; None: the service's own."""
+        if isinstance(self.body, dict):
+            return json.dumps(self.body).encode()
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return self.body
 
     def exhausted(self) -> bool:
         return self.times is not None and self.fired >= self.times

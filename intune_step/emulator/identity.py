@@ -49,11 +49,8 @@ class IdentityService:
         self.minter = TokenMinter(issuer)
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
-        if isinstance(fault.body, dict):
-            body = json.dumps(fault.body).encode()
-        elif fault.body is not None:
-            body = fault.body if isinstance(fault.body, bytes) else fault.body.encode()
-        else:
+        body = fault.payload()
+        if body is None:
             body = json.dumps({"error": "unknown", "error_description": "An injected fault."}
                               ).encode()
         return Response(fault.status, body, {**JSON, **fault.headers})

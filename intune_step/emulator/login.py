@@ -62,11 +62,8 @@ class LoginService:
         return f"{self.base_url}/{self.tenant_id}/oauth2/v2.0/token"
 
     def fault_response(self, fault: Fault, request: Request) -> Response:
-        if isinstance(fault.body, dict):
-            body = json.dumps(fault.body).encode()
-        elif fault.body is not None:
-            body = fault.body if isinstance(fault.body, bytes) else fault.body.encode()
-        else:
+        body = fault.payload()
+        if body is None:
             response = entra_error(
                 fault.status,
                 "temporarily_unavailable" if fault.status >= 500 else "invalid_request",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from intune_step.config.assignments import INTENTS, KINDS, Assignment
+from intune_step.graph.client import GraphClient
 
 
 def from_graph(item: dict[str, Any]) -> Assignment | None:
@@ -77,7 +78,7 @@ def diff(current: list[dict[str, Any]], wanted: tuple[Assignment, ...] | None,
         have = from_graph(item)
         if have is None:  # a target kind we do not manage: always kept as it is
             keep += 1
-            body.append(_resend(item))
+            body.append(resend(item))
             continue
         want = by_key.get(have.key)
         if want is None:
@@ -85,13 +86,13 @@ def diff(current: list[dict[str, Any]], wanted: tuple[Assignment, ...] | None,
                 remove.append(have)
             else:
                 keep += 1
-                body.append(_resend(item))
+                body.append(resend(item))
             continue
         matched.add(have.key)
         if _same(have, want) and _same_settings(item.get("settings"), want, app_type,
                                                 graph_version):
             keep += 1
-            body.append(_resend(item))
+            body.append(resend(item))
         else:
             change.append((have, want))
             body.append(body_of(want, app_type, graph_version, item.get("settings")))
@@ -129,7 +130,13 @@ def _equal(have: Any, want: Any) -> bool:
     return bool(have == want)
 
 
-def _resend(item: dict[str, Any]) -> dict[str, Any]:
+def resend(item: dict[str, Any]) -> dict[str, Any]:
     """An existing assignment as /assign takes it back: without id and read-only fields."""
     return {k: v for k, v in item.items()
             if k in ("@odata.type", "intent", "target", "settings")}
+
+
+def current(graph: GraphClient, app_id: str) -> list[dict[str, Any]]:
+    """The app's assignments as Graph lists them."""
+    return list(graph.get_all(f"deviceAppManagement/mobileApps/{app_id}/assignments",
+                              what=f"read the assignments of app {app_id}"))

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 
 from intune_step.artifacts.base import AppMetadata
+from intune_step.auth.guards import TokenFacts
 from intune_step.auth.permissions import GATE, GROUPS, require
 from intune_step.auth.signin import sign_in
 from intune_step.config.gate import GateBar
@@ -170,13 +171,11 @@ def install_status(settings: Settings, app_id: str, bar: GateBar, *, version: st
     tuning = tuning or Tuning()
     reporter.info(settings.describe())
     with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-        tokens, facts = sign_in(settings, http, reporter, environ or {},
-                                workspace or Path.cwd(), tuning, require_write=False)
+        graph, facts = _signed_in(settings, http, reporter, environ, workspace, tuning,
+                                  require_write=False)
         if facts.readable:  # the permissions these calls document, before the first of them
             require((GATE, GROUPS) if bar.group_id else (GATE,), facts.roles,
                     settings.client_id)
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
-                            GRAPH_RETRY.tuned(tuning))
         if version is None:
             app = graph.get(f"deviceAppManagement/mobileApps/{app_id}", what="read the app")
             version = app_version_label(app)
@@ -184,6 +183,17 @@ def install_status(settings: Settings, app_id: str, bar: GateBar, *, version: st
                 raise BadInputError(f"app {app_id} has no version in Intune to wait for",
                                     fix="pass the version to wait for (--version)")
         return _gate(graph, http, reporter, tuning).wait(app_id, version, bar)
+
+
+def _signed_in(settings: Settings, http: httpx.Client, reporter: Reporter,
+               environ: Mapping[str, str] | None, workspace: Path | None, tuning: Tuning,
+               require_write: bool = True) -> tuple[GraphClient, TokenFacts]:
+    """Sign in (tenant and permission checked) and the Graph client that uses the token:
+    what the commands on one app (status, rollback, promote) start with."""
+    tokens, facts = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
+                            tuning, require_write=require_write)
+    return GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
+                       GRAPH_RETRY.tuned(tuning)), facts
 
 
 def read_files(settings: Settings, options: PublishOptions,
@@ -231,10 +241,7 @@ def rollback(settings: Settings, options: PublishOptions, *, reporter: Reporter 
     [meta] = read_files(settings, replace(options, several=False), reporter)
     refuse_type(meta.app_type)  # before sign-in: no tenant can change this answer
     with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
-                            tuning)
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
-                            GRAPH_RETRY.tuned(tuning))
+        graph, _ = _signed_in(settings, http, reporter, environ, workspace, tuning)
         directory = Directory(graph)
         ring = options.ring
         if ring is not None:
@@ -252,9 +259,6 @@ def promote(settings: Settings, options: PublishOptions, *, reporter: Reporter |
     [meta] = read_files(settings, replace(options, several=False), reporter)
     sha256 = "" if options.app_id else file_sha256(meta.content.path)
     with make_client(ca_file=tuning.ca_file, ca_dir=tuning.ca_dir) as http:
-        tokens, _ = sign_in(settings, http, reporter, environ or {}, workspace or Path.cwd(),
-                            tuning)
-        graph = GraphClient(http, settings.graph_url, settings.graph_version, tokens, reporter,
-                            GRAPH_RETRY.tuned(tuning))
+        graph, _ = _signed_in(settings, http, reporter, environ, workspace, tuning)
         return Promotion(graph, Directory(graph), reporter, settings.graph_version).run(
             meta, options, sha256)

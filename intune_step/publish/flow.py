@@ -184,8 +184,7 @@ class Publisher:
         if run.categories:
             plan.categories = cat_mod.plan(run.categories, cat_mod.current(self.graph, app_id))
         if options.assignments is not None or options.replace_assignments:
-            current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
-                                              what="read the app's assignments"))
+            current = assign_mod.current(self.graph, app_id)
             plan.assignments = assign_mod.diff(current, options.assignments,
                                                options.replace_assignments, meta.app_type,
                                                self.settings.graph_version)
@@ -380,8 +379,7 @@ class Publisher:
                 self.reporter.info(f"Added category '{name}'")
                 fresh = None
         if options.assignments is not None or options.replace_assignments:
-            current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
-                                              what="read the app's assignments"))
+            current = assign_mod.current(self.graph, app_id)
             diff = assign_mod.diff(current, options.assignments, options.replace_assignments,
                                    run.meta.app_type, self.settings.graph_version)
             if not diff.empty:

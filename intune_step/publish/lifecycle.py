@@ -36,6 +36,7 @@ from intune_step.config.lifecycle import (
 from intune_step.config.options import PublishOptions
 from intune_step.config.text import GUID
 from intune_step.errors import BadInputError, GraphError, IntuneStepError, SettingsError
+from intune_step.graph import assignments as assign_mod
 from intune_step.graph import relationships as rel
 from intune_step.graph.assignments import body_of, from_graph
 from intune_step.graph.client import GraphClient
@@ -152,6 +153,8 @@ class LifecyclePlan:
     clear: list[Version] = field(default_factory=list)  # older versions losing assignments
     retire: list[Version] = field(default_factory=list)
     unlink: list[tuple[str, str]] = field(default_factory=list)  # (app, superseded target)
+    # Each version's assignments as read while planning (new-app mode).
+    assigned: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
@@ -207,8 +210,9 @@ class Win32Lifecycle:
         versions = self.versions(meta) if new_app else []
         this = next((v for v in versions if same_version(v.label, version)), None)
         if not new_app:
-            found = (AppFinder(self.graph).by_id(options.app_id, meta) if options.app_id
-                     else AppFinder(self.graph).find(meta))
+            finder = self.publisher.finder  # the one the publish asks next: its reads are shared
+            found = (finder.by_id(options.app_id, meta) if options.app_id
+                     else finder.find(meta))
             this = Version(found) if found else None
         mine = {v.id for v in versions} | ({this.id} if this else set())
         wanted = list(self._dependencies(life.dependencies, meta, mine))
@@ -222,7 +226,7 @@ class Win32Lifecycle:
                              carry_from=None)
         if not new_app:
             return plan
-        assigned = {v.id: self._assignments(v.id) for v in versions}
+        plan.assigned = assigned = {v.id: assign_mod.current(self.graph, v.id) for v in versions}
         if options.assignments is None and this is not None and assigned.get(this.id):
             plan.carry_from = None  # already assigned: a re-run keeps what it has
         else:
@@ -249,15 +253,11 @@ class Win32Lifecycle:
         """Every app of this product (same identity), each one version."""
         return [Version(app) for app in AppFinder(self.graph).candidates(meta)]
 
-    def _assignments(self, app_id: str) -> list[dict[str, Any]]:
-        return list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
-                                       what=f"read the assignments of app {app_id}"))
-
     def _carried(self, plan: LifecyclePlan, options: PublishOptions) -> list[dict[str, Any]]:
         if options.assignments is not None:
             return [body_of(a, WIN32, self.graph_version) for a in options.assignments]
         source = plan.carry_from or plan.this
-        return self._assignments(source.id) if source else []
+        return plan.assigned.get(source.id, []) if source else []
 
     def _cannot_retire(self, version: Version) -> str:
         if not version.ours:
@@ -381,13 +381,13 @@ class Win32Lifecycle:
     def _move_assignments(self, app_id: str, plan: LifecyclePlan, options: PublishOptions,
                           life: Lifecycle) -> None:
         """The wanted assignments onto this version, then off every older one."""
-        current = self._assignments(app_id)
+        current = assign_mod.current(self.graph, app_id)
         if options.assignments is not None:
             wanted = [body_of(a, WIN32, self.graph_version) for a in options.assignments]
         elif plan.carry_from is not None:
-            wanted = [resend(a) for a in self._assignments(plan.carry_from.id)]
+            wanted = [assign_mod.resend(a) for a in plan.assigned[plan.carry_from.id]]
         else:
-            wanted = [resend(a) for a in current]
+            wanted = [assign_mod.resend(a) for a in current]
         if life.auto_update_superseded and plan.previous is not None:
             wanted = [_auto_update(a) for a in wanted]
         if _targets(wanted) != _targets(current):
@@ -417,7 +417,7 @@ class Win32Lifecycle:
                 rel.write(self.graph, app, kept)
                 self.reporter.info(f"App {app} no longer supersedes {', '.join(sorted(targets))}")
         for version in plan.retire:
-            if self._assignments(version.id):
+            if assign_mod.current(self.graph, version.id):
                 self.reporter.warning(f"Kept {version.describe()}: it is assigned again")
                 continue
             self.graph.delete(f"{APPS}/{version.id}", what=f"retire {version.describe()}")
@@ -429,11 +429,6 @@ def older_than(version: Version, than: str) -> bool:
     if a is not None and b is not None:
         return a < b
     return version.label < than  # not dotted numbers: creation order decides the rest
-
-
-def resend(item: dict[str, Any]) -> dict[str, Any]:
-    """An assignment as /assign takes it back: without its id and read-only fields."""
-    return {k: v for k, v in item.items() if k in ("@odata.type", "intent", "target", "settings")}
 
 
 def _auto_update(item: dict[str, Any]) -> dict[str, Any]:

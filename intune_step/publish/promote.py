@@ -87,8 +87,7 @@ class Promotion:
                 f"the build in app {app_id} has not reached ring {needed.name} (it has reached: "
                 f"{', '.join(reached) or 'none'})",
                 fix=f"publish it with ring: {needed.name} first, or promote it there")
-        current = list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
-                                          what="read the app's assignments"))
+        current = assign_mod.current(self.graph, app_id)
         wanted_keys = {a.key for a in target.assignments}
         leaving = {a.key for a in source.assignments} - wanted_keys if source else set()
         staying, removed = [], []

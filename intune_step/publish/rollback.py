@@ -16,6 +16,7 @@ from typing import Any
 from intune_step.artifacts.base import AppMetadata
 from intune_step.config.options import PublishOptions
 from intune_step.errors import BadInputError
+from intune_step.graph import assignments as assign_mod
 from intune_step.graph.apps import patch_app
 from intune_step.graph.assignments import from_graph
 from intune_step.graph.client import GraphClient
@@ -25,7 +26,6 @@ from intune_step.publish.lifecycle import (
     Version,
     VersionFinder,
     older_than,
-    resend,
     version_of_meta,
 )
 from intune_step.report import Reporter
@@ -77,7 +77,7 @@ class Rollback:
                 fix="publish the previous build again, or use versioning: new-app (with "
                     "keep-versions of 2 or more) for future releases")
         previous = older[-1]
-        held = self._assignments(bad.id)
+        held = assign_mod.current(self.graph, bad.id)
         moving, staying = held, []
         if options.ring is not None:
             keys = {a.key for a in options.ring.assignments}
@@ -93,13 +93,13 @@ class Rollback:
         if dry_run:
             return RollbackResult(previous.id, bad.id, "dry-run")
         keys = {_key(a) for a in moving}
-        kept = [resend(a) for a in self._assignments(previous.id) if _key(a) not in keys] \
-            if options.ring is not None else []
+        kept = ([assign_mod.resend(a) for a in assign_mod.current(self.graph, previous.id)
+                 if _key(a) not in keys] if options.ring is not None else [])
         self.graph.post(f"{APPS}/{previous.id}/assign",
-                        {"mobileAppAssignments": kept + [resend(a) for a in moving]},
+                        {"mobileAppAssignments": kept + [assign_mod.resend(a) for a in moving]},
                         what=f"assign {previous.describe()}")
         self.graph.post(f"{APPS}/{bad.id}/assign",
-                        {"mobileAppAssignments": [resend(a) for a in staying]},
+                        {"mobileAppAssignments": [assign_mod.resend(a) for a in staying]},
                         what=f"clear the assignments{ring} of {bad.describe()}")
         when = datetime.now(UTC).replace(microsecond=0)
         notes = with_mark(bad.app.get("notes"), rollback_mark(previous.id, when))
@@ -124,9 +124,6 @@ class Rollback:
                                 f"{meta.identity}", fix="check the file, or give app-id")
         return Version(found)
 
-    def _assignments(self, app_id: str) -> list[dict[str, Any]]:
-        return list(self.graph.get_all(f"{APPS}/{app_id}/assignments",
-                                       what=f"read the assignments of app {app_id}"))
 
 
 
